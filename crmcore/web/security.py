@@ -1,0 +1,46 @@
+"""How the app answers errors and who may reach which route.
+
+This module gathers what ``create_app`` installs app-wide: the middleware that identifies
+the user, the guard that requires login on every route not marked public, and the
+exception handlers that turn service errors into clear HTTP answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from crmcore.errors import CRMError, ValidationError
+from crmcore.plugins import CRMPluginManager
+from crmcore.settings import Settings
+
+
+@dataclass
+class SecurityConfig:
+    middleware: list[Any] = field(default_factory=list)
+    guards: list[Any] = field(default_factory=list)
+    exception_handlers: dict[Any, Any] = field(default_factory=dict)
+
+
+def crm_error_handler(request: Request[Any, Any, Any], exc: CRMError) -> Response[Any]:
+    body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.message}
+    if isinstance(exc, ValidationError) and exc.errors:
+        body["errors"] = exc.errors
+    return Response(body, status_code=exc.status_code)
+
+
+def security_config(settings: Settings, pm: CRMPluginManager) -> SecurityConfig:
+    handlers: dict[Any, Any] = {CRMError: crm_error_handler}
+    config = SecurityConfig(exception_handlers=handlers)
+    try:
+        from crmcore.auth.middleware import install_auth
+    except ImportError:
+        return config
+    install_auth(config, settings, pm)
+    return config
+
+
+__all__ = ["SecurityConfig", "security_config", "HTTPException"]

@@ -1,0 +1,15 @@
+"""The `geo` plugin's Piccolo app: its tables and migrations."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from crm_geo.tables import TABLES
+
+APP_CONFIG = AppConfig(
+    app_name="crm_geo",
+    migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
+    table_classes=TABLES,
+    migration_dependencies=["crmcore.piccolo_app"],
+    commands=[],
+)
