@@ -32,7 +32,14 @@ ENTRY_POINT_GROUP = "crm.plugins"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # The core's own features, each a small module registered like any plugin.
-BUILTIN_PLUGINS: tuple[str, ...] = ("crmcore.builtins.core",)
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "crmcore.builtins.core",
+    "crmcore.builtins.activity",
+    "crmcore.builtins.auth",
+    "crmcore.builtins.web",
+    "crmcore.builtins.data",
+    "crmcore.builtins.automation",
+)
 
 
 class PluginError(Exception):

@@ -1,0 +1,13 @@
+"""Built-in plugin `data`: import, export, duplicate detection and merge."""
+
+from __future__ import annotations
+
+from crmcore import __version__
+from crmcore.plugins import Manifest
+
+manifest = Manifest(
+    name="data",
+    version=__version__,
+    description="Import, export, duplicate detection and merge",
+    depends=("core",),
+)
