@@ -1,4 +1,4 @@
-"""Built-in plugin `automation`: background jobs, webhooks, automation rules, privacy requests and backups."""
+"""Built-in plugin `automation`: jobs, webhooks, automation rules, privacy, backups."""
 
 from __future__ import annotations
 

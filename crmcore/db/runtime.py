@@ -33,6 +33,7 @@ class Database:
     url: str
     engine: Engine
     app_modules: list[str] = field(default_factory=list)
+    pm: CRMPluginManager | None = None
     _registry: AppRegistry | None = None
 
     @property
@@ -110,10 +111,14 @@ async def open_database(
     if _current is not None:
         await _current.close()
     engine = engine_from_url(url)
-    database = Database(url=url, engine=engine, app_modules=app_modules_for(pm))
+    database = Database(url=url, engine=engine, app_modules=app_modules_for(pm), pm=pm)
     database.registry  # noqa: B018 - imports the apps (and their tables) before binding
     bind_tables(engine)
     if isinstance(engine, PostgresEngine) and pool:
         await engine.start_connection_pool(min_size=1, max_size=10)
+    if pm is not None:
+        from crmcore.permissions import load_permissions
+
+        load_permissions(pm)
     _current = database
     return database
