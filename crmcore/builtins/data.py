@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from crmcore import __version__
+from crmcore.hookspecs import hookimpl
 from crmcore.plugins import Manifest
 
 manifest = Manifest(
@@ -11,3 +12,8 @@ manifest = Manifest(
     description="Import, export, duplicate detection and merge",
     depends=("core",),
 )
+
+
+@hookimpl
+def register_piccolo_apps() -> list[str]:
+    return ["crmcore.data_app.piccolo_app"]
