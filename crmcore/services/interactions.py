@@ -1,0 +1,574 @@
+"""Interactions: one row per touchpoint with a contact or company, on any channel.
+
+``log_interaction`` is the one door for recording a touchpoint, whether a person typed it,
+the API received it or an integration ingests it. Planned interactions (tasks) live in the
+same table and are managed by :mod:`crmcore.services.tasks`; the helpers here (validation,
+record scope, row shape) serve both.
+
+**Idempotent ingestion.** An interaction from another system carries ``source`` (the system)
+and ``external_id`` (its id there). The pair is unique (a partial unique index enforces it,
+so concurrent ingestion cannot double it): posting the same external interaction a second
+time stores nothing and raises :class:`~crmcore.errors.Conflict` (HTTP 409) naming the
+stored interaction. A 409 rather than a silent 200 tells the sender its retry was a repeat,
+and the stored row is never overwritten by a replay of older data.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import asyncpg
+
+from crmcore.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from crmcore.services.actor import Actor
+from crmcore.services.audit import diff, record_audit
+from crmcore.services.context import current_pm
+from crmcore.services.outbox import emit_event
+from crmcore.services.transaction import after_commit, write_transaction
+from crmcore.tables import CHANNELS, DIRECTIONS, Company, Contact, Interaction, User
+
+__all__ = [
+    "Page",
+    "delete_interaction",
+    "get_interaction",
+    "list_interactions",
+    "log_interaction",
+    "update_interaction",
+]
+
+MAX_LIMIT = 500
+MAX_VALUE = Decimal("1e12")  # Numeric(14, 2): twelve digits before the point
+UNIQUE_ERRORS = (sqlite3.IntegrityError, asyncpg.UniqueViolationError)
+
+
+@dataclass
+class Page:
+    """One page of a keyset-paginated list; ``next`` is the opaque cursor of the next page."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    next: str | None = None
+
+
+# --------------------------------------------------------------------------- small parsers
+
+
+def encode_cursor(values: list[Any]) -> str:
+    """An opaque cursor holding the sort key of the last row of a page."""
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[Any]:
+    """The sort key inside ``cursor``; a cursor that was not ours is a 422 on ``cursor``."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        values = None
+    if not isinstance(values, list) or len(values) != size:
+        raise ValidationError.for_field("cursor", "is not a cursor this list returned")
+    return values
+
+
+def decode_time_cursor(cursor: str) -> tuple[datetime, int]:
+    """A (timestamp, id) keyset cursor, as made by ``encode_cursor([at, id])``."""
+    at, last_id = decode_cursor(cursor, 2)
+    if not isinstance(at, str) or isinstance(last_id, bool) or not isinstance(last_id, int):
+        raise ValidationError.for_field("cursor", "is not a cursor this list returned")
+    return parse_datetime(at, "cursor"), last_id
+
+
+def parse_datetime(value: Any, field_name: str) -> datetime:
+    """A timezone-aware datetime from a datetime or an ISO 8601 string (naive means UTC)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError.for_field(
+                field_name, "must be an ISO 8601 date-time, e.g. 2025-03-01T14:30:00+03:30"
+            ) from None
+    if not isinstance(value, datetime):
+        raise ValidationError.for_field(field_name, "must be a date-time")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def parse_limit(limit: int) -> int:
+    if not 1 <= int(limit) <= MAX_LIMIT:
+        raise ValidationError.for_field("limit", f"must be between 1 and {MAX_LIMIT}")
+    return int(limit)
+
+
+def known_currencies() -> frozenset[str]:
+    from babel.numbers import list_currencies
+
+    return frozenset(list_currencies())
+
+
+def parse_money(value: Any, currency: Any) -> tuple[Decimal | None, str]:
+    """Amount and ISO 4217 currency, which are only meaningful together."""
+    if value in (None, "") and currency in (None, ""):
+        return None, ""
+    errors: dict[str, str] = {}
+    amount: Decimal | None = None
+    if value in (None, ""):
+        errors["value"] = "is required when a currency is given"
+    else:
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite():
+            errors["value"] = "must be a number, e.g. 1250000 or 19.99"
+        elif abs(amount) >= MAX_VALUE:
+            errors["value"] = "is too large (at most 12 digits before the decimal point)"
+        elif amount.as_tuple().exponent < -2:  # type: ignore[operator]
+            errors["value"] = "may have at most 2 decimal places"
+    code = str(currency or "").strip().upper()
+    if not code:
+        errors["currency"] = "is required with a value (an ISO 4217 code such as IRR or USD)"
+    elif len(code) != 3 or code not in known_currencies():
+        errors["currency"] = f"{currency!r} is not an ISO 4217 currency code (e.g. IRR, USD, EUR)"
+    if errors:
+        raise ValidationError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+    return amount, code
+
+
+def _text(data: dict[str, Any], key: str, limit: int, errors: dict[str, str]) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        errors[key] = "must be text"
+        return ""
+    if len(value) > limit:
+        errors[key] = f"must be at most {limit} characters"
+    return value
+
+
+def _optional_id(data: dict[str, Any], key: str, errors: dict[str, str]) -> int | None:
+    value = data.get(key)
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not str(value).isdigit():
+        errors[key] = "must be a record id (a positive whole number)"
+        return None
+    return int(value)
+
+
+# --------------------------------------------------------------------------- access
+
+
+def require(actor: Actor, permission: str) -> None:
+    if not actor.can(permission):
+        raise PermissionDenied(f"{actor.label} lacks the permission {permission!r}")
+
+
+def visible_to(actor: Actor) -> Any:
+    """The Piccolo condition for interactions an ``own``-scope actor may see, or None.
+
+    Agents see what they wrote, what they are assigned, and everything on the contacts and
+    companies they own.
+    """
+    if actor.sees_all_records:
+        return None
+    uid = actor.user_id or 0
+    return (
+        (Interaction.author == uid)
+        | (Interaction.assignee == uid)
+        | (Interaction.contact.owner == uid)
+        | (Interaction.company.owner == uid)
+    )
+
+
+async def resolve_links(
+    contact_id: int | None, company_id: int | None, actor: Actor, errors: dict[str, str]
+) -> tuple[int | None, int | None]:
+    """Check the linked contact and company exist and are the actor's to write on.
+
+    Without an explicit company the interaction belongs to the contact's company.
+    """
+    if contact_id is not None:
+        contact = (
+            await Contact.select(Contact.id, Contact.company, Contact.owner)
+            .where(Contact.id == contact_id)
+            .first()
+        )
+        if contact is None:
+            errors["contact_id"] = f"no contact with id {contact_id}"
+        else:
+            if not actor.sees_all_records and contact["owner"] != actor.user_id:
+                raise PermissionDenied(f"contact {contact_id} belongs to another owner")
+            if company_id is None:
+                company_id = contact["company"]
+    if company_id is not None and "company_id" not in errors:
+        company = (
+            await Company.select(Company.id, Company.owner).where(Company.id == company_id).first()
+        )
+        if company is None:
+            errors["company_id"] = f"no company with id {company_id}"
+        elif contact_id is None and not actor.sees_all_records:
+            if company["owner"] != actor.user_id:
+                raise PermissionDenied(f"company {company_id} belongs to another owner")
+    return contact_id, company_id
+
+
+async def check_user(user_id: int, field_name: str, errors: dict[str, str]) -> None:
+    user = await User.select(User.id, User.active).where(User.id == user_id).first()
+    if user is None:
+        errors[field_name] = f"no user with id {user_id}"
+    elif not user["active"]:
+        errors[field_name] = f"user {user_id} is deactivated"
+
+
+def raise_errors(errors: dict[str, str]) -> None:
+    if errors:
+        raise ValidationError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def as_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """The public shape of an interaction or task (``*_id`` names for references)."""
+    value = row.get("value")
+    meta = row.get("meta") or {}
+    if isinstance(meta, str):
+        meta = json.loads(meta)
+    return {
+        "id": row["id"],
+        "contact_id": row["contact"],
+        "company_id": row["company"],
+        "channel": row["channel"],
+        "direction": row["direction"],
+        "occurred_at": row["occurred_at"],
+        "subject": row["subject"],
+        "body": row["body"],
+        "value": None if value is None else Decimal(value).quantize(Decimal("0.01")),
+        "currency": row["currency"] or None,
+        "source": row["source"] or None,
+        "external_id": row["external_id"],
+        "author_id": row["author"],
+        "meta": meta,
+        "status": row["status"],
+        "due_at": row["due_at"],
+        "assignee_id": row["assignee"],
+        "completed_at": row["completed_at"],
+        "completed_by_id": row["completed_by"],
+        "created_at": row["created_at"],
+    }
+
+
+async def fetch_row(interaction_id: int, actor: Actor | None) -> dict[str, Any]:
+    """The stored row (column names), or NotFound when missing or outside the actor's scope.
+
+    ``actor=None`` skips the scope check: for re-reading a row the current write just made.
+    """
+    query = Interaction.select(*Interaction.all_columns()).where(Interaction.id == interaction_id)
+    condition = None if actor is None else visible_to(actor)
+    if condition is not None:
+        query = query.where(condition)
+    row = await query.output(load_json=True).first()
+    if row is None:
+        raise NotFound(f"interaction {interaction_id} does not exist")
+    return row
+
+
+async def _find_external(source: str, external_id: str) -> int | None:
+    row = (
+        await Interaction.select(Interaction.id)
+        .where((Interaction.source == source) & (Interaction.external_id == external_id))
+        .first()
+    )
+    return None if row is None else row["id"]
+
+
+def _duplicate(source: str, external_id: str, existing: int | None) -> Conflict:
+    where = f" (interaction {existing})" if existing else ""
+    return Conflict(
+        f"an interaction from source {source!r} with external_id {external_id!r} is already "
+        f"stored{where}; it was not stored again"
+    )
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _validate_fields(data: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+    """Clean the plain fields present in ``data`` (all of them for a create)."""
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    creating = current is None
+    if creating or "channel" in data:
+        channel = data.get("channel")
+        if channel not in CHANNELS:
+            errors["channel"] = f"must be one of {', '.join(CHANNELS)}"
+        clean["channel"] = channel
+    if creating or "direction" in data:
+        default = "internal" if clean.get("channel") == "note" else "outbound"
+        direction = data.get("direction") or default
+        if direction not in DIRECTIONS:
+            errors["direction"] = f"must be one of {', '.join(DIRECTIONS)}"
+        clean["direction"] = direction
+    for key, limit in (("subject", 500), ("source", 64)):
+        if creating or key in data:
+            clean[key] = _text(data, key, limit, errors).strip()
+    if creating or "body" in data:
+        clean["body"] = _text(data, "body", 100_000, errors)
+    if creating or "external_id" in data:
+        external = _text(data, "external_id", 200, errors).strip()
+        clean["external_id"] = external or None
+    if creating or "meta" in data:
+        meta = data.get("meta") or {}
+        if not isinstance(meta, dict):
+            errors["meta"] = "must be an object"
+        else:
+            try:
+                json.dumps(meta)
+            except (TypeError, ValueError):
+                errors["meta"] = "must hold only JSON values"
+        clean["meta"] = meta
+    if creating or "occurred_at" in data:
+        occurred = data.get("occurred_at")
+        try:
+            clean["occurred_at"] = (
+                datetime.now(UTC)
+                if occurred in (None, "")
+                else parse_datetime(occurred, "occurred_at")
+            )
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    if creating or "value" in data or "currency" in data:
+        base = current or {}
+        value = data["value"] if "value" in data else base.get("value")
+        currency = data["currency"] if "currency" in data else base.get("currency")
+        try:
+            clean["value"], clean["currency"] = parse_money(value, currency)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    raise_errors(errors)
+    return clean
+
+
+def _check_rules(merged: dict[str, Any]) -> None:
+    """Rules across fields, checked on the record as it will be stored."""
+    errors: dict[str, str] = {}
+    if merged.get("channel") == "purchase" and merged.get("value") is None:
+        errors["value"] = "is required for a purchase (with its currency)"
+    if merged.get("external_id") and not merged.get("source"):
+        errors["source"] = "is required with external_id: name the system the id comes from"
+    if merged.get("contact") is None and merged.get("company") is None:
+        errors["contact_id"] = "link the interaction to a contact, a company, or both"
+    raise_errors(errors)
+
+
+# --------------------------------------------------------------------------- writes
+
+
+async def log_interaction(data: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Record a touchpoint and return it.
+
+    ``data``: ``channel`` (one of :data:`crmcore.tables.CHANNELS`), ``direction``
+    (inbound/outbound/internal; notes default to internal), ``occurred_at`` (default now),
+    ``subject``, ``body``, ``value`` + ``currency`` (together; required for purchases),
+    ``source`` + ``external_id``, ``contact_id`` and/or ``company_id`` (the company defaults
+    to the contact's), ``meta`` (a JSON object). The author is the actor.
+
+    Raises ValidationError (422) with field messages, PermissionDenied (403), and Conflict
+    (409) when ``source`` + ``external_id`` is already stored: the replay stores nothing.
+    Fires ``interaction_logged`` after commit and records the ``interaction.logged`` event.
+    """
+    require(actor, "interactions.write")
+    clean = _validate_fields(data, None)
+    errors: dict[str, str] = {}
+    contact_id = _optional_id(data, "contact_id", errors)
+    company_id = _optional_id(data, "company_id", errors)
+    raise_errors(errors)
+    contact_id, company_id = await resolve_links(contact_id, company_id, actor, errors)
+    raise_errors(errors)
+    clean.update(contact=contact_id, company=company_id, author=actor.user_id)
+    _check_rules(clean)
+    return await insert_interaction(clean, actor, event="interaction.logged")
+
+
+async def insert_interaction(
+    fields: dict[str, Any], actor: Actor, *, event: str, hook: str = "interaction_logged"
+) -> dict[str, Any]:
+    """Insert validated ``fields`` with audit, outbox event and after-commit hook.
+
+    Shared by interactions and tasks; not a door of its own (callers validate first).
+    """
+    source, external = fields.get("source") or "", fields.get("external_id")
+    pm = current_pm()
+    try:
+        async with write_transaction():
+            if external:
+                existing = await _find_external(source, external)
+                if existing is not None:
+                    raise _duplicate(source, external, existing)
+            inserted = await Interaction.insert(Interaction(**fields))
+            row = as_dict(await fetch_row(int(inserted[0]["id"]), None))
+            await record_audit(
+                table="interaction",
+                record_id=row["id"],
+                action="create",
+                changes=diff(None, {k: v for k, v in row.items() if v not in (None, "", {})}),
+                actor=actor,
+            )
+            await emit_event(event, row)
+            after_commit(lambda: pm.fire(hook, interaction=row, actor=actor))
+    except UNIQUE_ERRORS as exc:
+        if external:
+            raise _duplicate(source, external, await _find_external(source, external)) from exc
+        raise
+    return row
+
+
+async def get_interaction(interaction_id: int, actor: Actor) -> dict[str, Any]:
+    """One interaction or task; NotFound (404) if missing or outside the actor's records."""
+    require(actor, "contacts.read")
+    return as_dict(await fetch_row(interaction_id, actor))
+
+
+UPDATABLE = frozenset(
+    {
+        "channel",
+        "direction",
+        "occurred_at",
+        "subject",
+        "body",
+        "value",
+        "currency",
+        "source",
+        "external_id",
+        "meta",
+        "contact_id",
+        "company_id",
+    }
+)
+
+
+async def update_interaction(
+    interaction_id: int, data: dict[str, Any], actor: Actor
+) -> dict[str, Any]:
+    """Change the given fields of an interaction; the same rules as when logging it.
+
+    Changing ``source``/``external_id`` onto a pair already stored is a Conflict (409).
+    Records the audit diff and the ``interaction.updated`` event.
+    """
+    require(actor, "interactions.write")
+    unknown = sorted(set(data) - UPDATABLE)
+    if unknown:
+        raise_errors({key: "cannot be changed here" for key in unknown})
+    async with write_transaction():
+        current = await fetch_row(interaction_id, actor)
+        clean = _validate_fields(data, current)
+        errors: dict[str, str] = {}
+        if "contact_id" in data or "company_id" in data:
+            contact_id = (
+                _optional_id(data, "contact_id", errors)
+                if "contact_id" in data
+                else current["contact"]
+            )
+            company_id = (
+                _optional_id(data, "company_id", errors)
+                if "company_id" in data
+                else current["company"]
+            )
+            raise_errors(errors)
+            clean["contact"], clean["company"] = await resolve_links(
+                contact_id, company_id, actor, errors
+            )
+            raise_errors(errors)
+        merged = {**current, **clean}
+        _check_rules(merged)
+        changes = {k: v for k, v in clean.items() if current.get(k) != v}
+        source, external = merged.get("source") or "", merged.get("external_id")
+        if external and ("source" in changes or "external_id" in changes):
+            existing = await _find_external(source, external)
+            if existing is not None and existing != interaction_id:
+                raise _duplicate(source, external, existing)
+        if changes:
+            await Interaction.update(changes).where(Interaction.id == interaction_id)
+            before = as_dict(current)
+            after = as_dict(await fetch_row(interaction_id, None))
+            await record_audit(
+                table="interaction",
+                record_id=interaction_id,
+                action="update",
+                changes=diff(before, after),
+                actor=actor,
+            )
+            await emit_event("interaction.updated", {**after, "changes": diff(before, after)})
+            return after
+    return as_dict(current)
+
+
+async def delete_interaction(interaction_id: int, actor: Actor) -> None:
+    """Delete an interaction or task; the audit entry keeps what it was."""
+    require(actor, "interactions.write")
+    async with write_transaction():
+        row = as_dict(await fetch_row(interaction_id, actor))
+        await Interaction.delete().where(Interaction.id == interaction_id)
+        await record_audit(
+            table="interaction",
+            record_id=interaction_id,
+            action="delete",
+            changes=diff(row, None),
+            actor=actor,
+        )
+        await emit_event("interaction.deleted", {"id": interaction_id, "interaction": row})
+
+
+# --------------------------------------------------------------------------- lists
+
+
+async def list_interactions(
+    actor: Actor,
+    contact_id: int | None = None,
+    company_id: int | None = None,
+    channel: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """Interactions that happened (logged ones and completed tasks), newest first.
+
+    Keyset pagination on (occurred_at, id): each page costs the same however deep it is,
+    and rows inserted meanwhile never shift a page.
+    """
+    require(actor, "contacts.read")
+    limit = parse_limit(limit)
+    if channel is not None and channel not in CHANNELS:
+        raise ValidationError.for_field("channel", f"must be one of {', '.join(CHANNELS)}")
+    query = (
+        Interaction.select(*Interaction.all_columns())
+        .where(Interaction.status.is_null() | (Interaction.status == "done"))
+        .order_by(Interaction.occurred_at, Interaction.id, ascending=False)
+        .limit(limit + 1)
+        .output(load_json=True)
+    )
+    if contact_id is not None:
+        query = query.where(Interaction.contact == contact_id)
+    if company_id is not None:
+        query = query.where(Interaction.company == company_id)
+    if channel is not None:
+        query = query.where(Interaction.channel == channel)
+    condition = visible_to(actor)
+    if condition is not None:
+        query = query.where(condition)
+    if cursor:
+        at, last_id = decode_time_cursor(cursor)
+        query = query.where(
+            (Interaction.occurred_at < at)
+            | ((Interaction.occurred_at == at) & (Interaction.id < last_id))
+        )
+    rows = await query
+    items = [as_dict(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = encode_cursor([items[-1]["occurred_at"], items[-1]["id"]]) if more else None
+    return Page(items=items, next=next_cursor)
