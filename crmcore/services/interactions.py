@@ -151,7 +151,7 @@ def _text(data: dict[str, Any], key: str, limit: int, errors: dict[str, str]) ->
     return value
 
 
-def _optional_id(data: dict[str, Any], key: str, errors: dict[str, str]) -> int | None:
+def optional_id(data: dict[str, Any], key: str, errors: dict[str, str]) -> int | None:
     value = data.get(key)
     if value in (None, ""):
         return None
@@ -386,8 +386,8 @@ async def log_interaction(data: dict[str, Any], actor: Actor) -> dict[str, Any]:
     require(actor, "interactions.write")
     clean = _validate_fields(data, None)
     errors: dict[str, str] = {}
-    contact_id = _optional_id(data, "contact_id", errors)
-    company_id = _optional_id(data, "company_id", errors)
+    contact_id = optional_id(data, "contact_id", errors)
+    company_id = optional_id(data, "company_id", errors)
     raise_errors(errors)
     contact_id, company_id = await resolve_links(contact_id, company_id, actor, errors)
     raise_errors(errors)
@@ -471,12 +471,12 @@ async def update_interaction(
         errors: dict[str, str] = {}
         if "contact_id" in data or "company_id" in data:
             contact_id = (
-                _optional_id(data, "contact_id", errors)
+                optional_id(data, "contact_id", errors)
                 if "contact_id" in data
                 else current["contact"]
             )
             company_id = (
-                _optional_id(data, "company_id", errors)
+                optional_id(data, "company_id", errors)
                 if "company_id" in data
                 else current["company"]
             )
