@@ -234,27 +234,36 @@ def _check_core_range(name: str, spec: str) -> None:
 
 
 def _topological(infos: dict[str, PluginInfo]) -> list[str]:
-    """Order names so dependencies come first; ties by name; essential built-ins lead."""
+    """Kahn's algorithm: a plugin comes after its dependencies; among the plugins ready at
+    the same time, essential built-ins first, then by name. Raises on a cycle."""
+    import heapq
+
+    waiting = {n: {d for d in i.depends if d in infos} for n, i in infos.items()}
+    ready = [(not infos[n].essential, n) for n, deps in waiting.items() if not deps]
+    heapq.heapify(ready)
     order: list[str] = []
-    state: dict[str, str] = {}
-
-    def visit(name: str, path: list[str]) -> None:
-        if state.get(name) == "done":
-            return
-        if state.get(name) == "visiting":
-            cycle = " -> ".join([*path[path.index(name) :], name])
-            raise PluginError(name, f"dependency cycle: {cycle}")
-        state[name] = "visiting"
-        for dep in sorted(infos[name].depends):
-            if dep in infos:
-                visit(dep, [*path, name])
-        state[name] = "done"
+    while ready:
+        _, name = heapq.heappop(ready)
         order.append(name)
-
-    essentials = sorted(n for n, i in infos.items() if i.essential)
-    for name in essentials + sorted(n for n in infos if n not in essentials):
-        visit(name, [])
+        for other, deps in waiting.items():
+            if name in deps:
+                deps.discard(name)
+                if not deps:
+                    heapq.heappush(ready, (not infos[other].essential, other))
+    if len(order) < len(infos):
+        raise _cycle_error({n: waiting[n] for n in infos if n not in order})
     return order
+
+
+def _cycle_error(remaining: dict[str, set[str]]) -> PluginError:
+    start = min(remaining)
+    path = [start]
+    while True:
+        nxt = min(remaining[path[-1]])
+        if nxt in path:
+            cycle = [*path[path.index(nxt) :], nxt]
+            return PluginError(nxt, f"dependency cycle: {' -> '.join(cycle)}")
+        path.append(nxt)
 
 
 def get_plugin_manager(
@@ -309,7 +318,8 @@ def get_plugin_manager(
             _broken(info, f"plugin {candidate.name!r}: failed to import: {exc!r}", skip_broken)
 
     _check_dependencies(pm, skip_broken)
-    pm.order = [n for n in _topological(pm.infos) if pm.infos[n].enabled and not pm.infos[n].error]
+    healthy = {n: i for n, i in pm.infos.items() if i.enabled and not i.error}
+    pm.order = _topological(healthy)
     for name in pm.order:
         info = pm.infos[name]
         pm.register(info.module, name=name)
@@ -335,7 +345,16 @@ def _broken(info: PluginInfo, message: str, skip_broken: bool) -> None:
 
 
 def _check_dependencies(pm: CRMPluginManager, skip_broken: bool) -> None:
-    _topological({n: i for n, i in pm.infos.items() if not i.error})  # raises on a cycle
+    while True:
+        try:
+            _topological({n: i for n, i in pm.infos.items() if not i.error})
+            break
+        except PluginError as exc:
+            if not skip_broken:
+                raise
+            members = str(exc).split("dependency cycle: ", 1)[-1].split(" -> ")
+            for member in set(members):
+                _broken(pm.infos[member], str(exc), skip_broken)
     changed = True
     while changed:
         changed = False
