@@ -79,6 +79,7 @@ def create_app(
     """Build the app. With ``manage_database`` the app opens and closes the database itself;
     tests that opened one already pass ``manage_database=False``."""
     from crmcore.web.security import security_config
+    from crmcore.web.views.language import LanguageSwitchMiddleware
 
     settings = settings or load_settings()
     if pm is None:
@@ -113,7 +114,8 @@ def create_app(
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
         ),
-        middleware=security.middleware,
+        # The language switch runs after authentication: it stores ?lang= on the user.
+        middleware=[*security.middleware, LanguageSwitchMiddleware()],
         guards=security.guards,
         exception_handlers=security.exception_handlers,
         debug=settings.debug,

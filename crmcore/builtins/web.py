@@ -1,8 +1,16 @@
-"""Built-in plugin `web`: the web pages: layout, dashboard, contacts, companies, tasks, settings."""
+"""Built-in plugin `web`: the web pages: layout, dashboard, contacts, companies, tasks, settings.
+
+The core's pages register through the same hooks a plugin uses: ``register_routes`` for the
+pages, ``menu_links`` for the navigation, ``dashboard_cards`` for the dashboard. The core's
+answers are ``trylast`` only where the hook takes the first result; these hooks merge all.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from crmcore import __version__
+from crmcore.hookspecs import hookimpl
 from crmcore.plugins import Manifest
 
 manifest = Manifest(
@@ -11,3 +19,35 @@ manifest = Manifest(
     description="The web pages: layout, dashboard, contacts, companies, tasks, settings",
     depends=("core",),
 )
+
+
+@hookimpl
+def register_routes() -> list[Any]:
+    from crmcore.web.views import web_router
+
+    return [web_router()]
+
+
+@hookimpl
+def menu_links(request: Any) -> list[Any]:
+    from crmcore.web.hooks import MenuLink
+    from crmcore.web.templating import translator_for
+
+    _ = translator_for(request).gettext
+    return [
+        MenuLink(_("Dashboard"), "/", order=10),
+        MenuLink(_("Contacts"), "/contacts", order=20, permission="contacts.read"),
+        MenuLink(_("Companies"), "/companies", order=30, permission="contacts.read"),
+        MenuLink(_("Tasks"), "/tasks", order=40, permission="contacts.read"),
+        MenuLink(_("Calendar"), "/calendar", order=50, permission="contacts.read"),
+        MenuLink(_("Import"), "/imports", order=60, permission="contacts.import"),
+        MenuLink(_("Settings"), "/settings/fields", order=80, permission="settings.manage"),
+        MenuLink(_("Plugins"), "/plugins", order=90),
+    ]
+
+
+@hookimpl
+async def dashboard_cards(request: Any) -> list[Any]:
+    from crmcore.web.views.dashboard import core_dashboard_cards
+
+    return await core_dashboard_cards(request)

@@ -1,0 +1,39 @@
+"""Error pages: a person who follows a stale link gets a page in their language, not JSON."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.response import Template
+
+from crmcore.errors import CRMError, NotFound, PermissionDenied
+from crmcore.web.templating import translator_for
+from crmcore.web.views.rendering import render
+
+__all__ = ["html_error_handler"]
+
+log = logging.getLogger("crmcore.web.errors")
+
+
+def html_error_handler(request: Request[Any, Any, Any], exc: CRMError) -> Response[Any] | Template:
+    """Answer a service error raised by a page with an error page of the same status.
+
+    A missing record and a record outside the user's scope both read "not found"; the
+    services already make them indistinguishable and the page keeps it that way.
+    """
+    _ = translator_for(request).gettext
+    if isinstance(exc, NotFound):
+        title, message = _("Page not found"), _("The record may have been deleted or merged.")
+    elif isinstance(exc, PermissionDenied):
+        title, message = _("Not allowed"), _("You do not have permission to do this.")
+    else:
+        log.info("page %s answered %s: %s", request.url.path, exc.status_code, exc.message)
+        title, message = _("Something went wrong. Please try again."), exc.message
+    return render(
+        request,
+        "core/error.html",
+        {"title": title, "message": message},
+        status_code=exc.status_code,
+    )
