@@ -1,9 +1,21 @@
-"""Built-in plugin `automation`: jobs, webhooks, automation rules, privacy, backups."""
+"""Built-in plugin `automation`: jobs, webhooks, automation rules, privacy, backups.
+
+Everything here is registered through the same hooks a third-party plugin uses. The module
+stays light at import time; the feature modules load inside the hooks.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+from datetime import timedelta
+from typing import Any
+
 from crmcore import __version__
+from crmcore.hookspecs import hookimpl
 from crmcore.plugins import Manifest
+
+log = logging.getLogger("crmcore.automation")
 
 manifest = Manifest(
     name="automation",
@@ -11,3 +23,71 @@ manifest = Manifest(
     description="Background jobs, webhooks, automation rules, privacy requests and backups",
     depends=("core",),
 )
+
+JOB_RETENTION = timedelta(days=7)
+
+
+@hookimpl
+def register_piccolo_apps() -> list[str]:
+    return ["crmcore.automation_app.piccolo_app"]
+
+
+async def _purge_jobs(payload: dict[str, Any], ctx: Any) -> int:
+    from crmcore.jobs.embedded import purge_finished
+
+    days = float(payload.get("days", JOB_RETENTION.days))
+    return await purge_finished(timedelta(days=days))
+
+
+@hookimpl
+def register_jobs() -> list[Any]:
+    from crmcore.jobs import Job
+
+    return [
+        Job("automation.purge_jobs", _purge_jobs, retries=1, schedule="hourly"),
+    ]
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from crmcore.cli.jobs import jobs
+    from crmcore.cli.worker import worker
+
+    cli.add_command(jobs)
+    cli.add_command(worker)
+
+
+def embedded_runner_wanted(app: Any) -> bool:
+    """Run the embedded runner in this web process? ``CRM_EMBEDDED_JOBS=1`` forces it,
+    ``0`` turns it off; otherwise it runs when the app opened the database itself (``crm
+    serve``) and no SAQ queue is configured. Test apps share the test's database: no runner."""
+    flag = os.environ.get("CRM_EMBEDDED_JOBS")
+    if flag == "0":
+        return False
+    if app.state.settings.queue_url:
+        return False
+    return flag == "1" or bool(app.state.get("owns_db"))
+
+
+@hookimpl
+async def startup(app: Any) -> None:
+    if not embedded_runner_wanted(app):
+        return
+    from crmcore.jobs import registry_for
+    from crmcore.jobs.embedded import EmbeddedRunner
+
+    runner = EmbeddedRunner(registry_for(app.state.pm))
+    await runner.start()
+    app.state.job_runner = runner
+    log.info("embedded job runner started in the web process")
+
+
+@hookimpl
+async def shutdown(app: Any) -> None:
+    from crmcore.jobs import close_backends
+
+    runner = app.state.get("job_runner")
+    if runner is not None:
+        await runner.stop()
+        app.state.job_runner = None
+    await close_backends()

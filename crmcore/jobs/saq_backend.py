@@ -1,0 +1,227 @@
+"""The SAQ backend: jobs in a SAQ queue on PostgreSQL or Redis, run by ``crm worker`` processes.
+
+Chosen when ``CRM_QUEUE_URL`` (settings ``queue_url``) is a ``postgresql://`` or ``redis://``
+URL; ``?queue=NAME`` picks the queue name (default ``crm``). SAQ keeps a job in the queue's
+own storage, so an enqueue cannot share the CRM's write transaction: inside one it is sent
+right after the commit. Workers heartbeat every running job; SAQ's sweeper requeues a job
+whose heartbeat stopped (a killed worker), so it is retried, not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
+
+from crmcore.errors import Conflict, NotFound
+from crmcore.jobs.backend import STATUSES, JobInfo
+from crmcore.jobs.registry import MAX_BACKOFF_S, Job, JobContext, JobRegistry
+
+log = logging.getLogger("crmcore.jobs")
+
+DEFAULT_QUEUE = "crm"
+RESULT_TTL_S = 7 * 86400
+DEFAULT_HEARTBEAT_S = 60
+
+_STATUS_FROM_SAQ = {
+    "new": "queued",
+    "queued": "queued",
+    "active": "running",
+    "aborting": "running",
+    "complete": "done",
+    "failed": "dead",
+    "aborted": "cancelled",
+}
+
+
+def heartbeat_s() -> int:
+    """How long a running job may go silent before SAQ's sweeper retries it."""
+    return max(1, int(float(os.environ.get("CRM_JOBS_LEASE_S", DEFAULT_HEARTBEAT_S))))
+
+
+def split_queue_url(url: str) -> tuple[str, str]:
+    """``redis://h/0?queue=crm`` → (``redis://h/0``, ``crm``)."""
+    parts = urlparse(url)
+    query = dict(parse_qsl(parts.query))
+    name = query.pop("queue", DEFAULT_QUEUE)
+    return urlunparse(parts._replace(query=urlencode(query))), name
+
+
+def make_queue(url: str) -> Any:
+    from saq import Queue
+
+    bare, name = split_queue_url(url)
+    if bare.startswith("postgresql://"):
+        bare = "postgres://" + bare[len("postgresql://") :]
+    if bare.startswith("postgres://"):
+        return Queue.from_url(bare, name=name, min_size=1, max_size=10)
+    if bare.startswith(("redis://", "rediss://")):
+        return Queue.from_url(bare, name=name)
+    raise ValueError(f"queue URL {url!r}: use postgresql://… or redis://…")
+
+
+def _dt(epoch: float | int | None, millis: bool = False) -> datetime | None:
+    if not epoch:
+        return None
+    return datetime.fromtimestamp(epoch / 1000 if millis else epoch, UTC)
+
+
+def job_info(job: Any) -> JobInfo:
+    status = job.status.value if hasattr(job.status, "value") else str(job.status)
+    return JobInfo(
+        id=job.key,
+        name=job.function,
+        status=_STATUS_FROM_SAQ.get(status, status),
+        attempts=job.attempts,
+        max_attempts=job.retries,
+        run_at=_dt(job.scheduled) or _dt(job.queued, millis=True),
+        key=job.key,
+        last_error=job.error or "",
+        payload=dict((job.kwargs or {}).get("payload") or {}),
+        created_at=_dt(job.queued, millis=True),
+        finished_at=_dt(job.completed, millis=True),
+    )
+
+
+class SaqBackend:
+    """Queue operations on a SAQ queue (connects lazily, on the running event loop)."""
+
+    name = "saq"
+
+    def __init__(self, url: str, queue: Any = None) -> None:
+        self.url = url
+        self.queue = queue if queue is not None else make_queue(url)
+        self._connected = queue is not None
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> Any:
+        async with self._lock:
+            if not self._connected:
+                await self.queue.connect()
+                self._connected = True
+        return self.queue
+
+    async def enqueue(
+        self, job: Job, payload: dict[str, Any], *, at: datetime | None, key: str | None
+    ) -> str:
+        from crmcore.services.transaction import after_commit
+
+        key = key or uuid.uuid4().hex
+
+        async def send() -> None:
+            await self._send(job, payload, at, key)
+
+        try:
+            after_commit(send)
+        except RuntimeError:
+            await send()
+        return key
+
+    async def _send(self, job: Job, payload: dict[str, Any], at: datetime | None, key: str) -> None:
+        queue = await self.connect()
+        if key.startswith("periodic:") and hasattr(queue, "redis"):
+            # Redis forgets a key once its job completed; remember slots separately.
+            once = await queue.redis.set(f"crm:once:{key}", 1, nx=True, ex=RESULT_TTL_S)
+            if not once:
+                return
+        await queue.enqueue(
+            job.name,
+            key=key,
+            payload=payload,
+            scheduled=int(at.timestamp()) if at else 0,
+            retries=job.max_attempts,
+            timeout=max(1, int(job.timeout_s)),
+            heartbeat=heartbeat_s(),
+            retry_delay=job.backoff_s,
+            retry_backoff=MAX_BACKOFF_S,
+            ttl=RESULT_TTL_S,
+        )
+
+    async def list_jobs(
+        self, *, status: str | None = None, name: str | None = None, limit: int = 50
+    ) -> list[JobInfo]:
+        from saq.job import Status
+
+        if status is not None and status not in STATUSES:
+            raise NotFound(f"unknown job status {status!r} (one of {', '.join(STATUSES)})")
+        queue = await self.connect()
+        wanted = [s for s in Status if status is None or _STATUS_FROM_SAQ[s.value] == status]
+        found: list[JobInfo] = []
+        async for job in queue.iter_jobs(statuses=wanted):
+            if name is None or job.function == name:
+                found.append(job_info(job))
+        found.sort(key=lambda info: info.created_at or datetime.min.replace(tzinfo=UTC))
+        return list(reversed(found))[:limit]
+
+    async def _job(self, job_id: str) -> Any:
+        queue = await self.connect()
+        job = await queue.job(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} not found")
+        return job
+
+    async def get(self, job_id: str) -> JobInfo | None:
+        queue = await self.connect()
+        job = await queue.job(job_id)
+        return job_info(job) if job is not None else None
+
+    async def retry(self, job_id: str) -> JobInfo:
+        job = await self._job(job_id)
+        info = job_info(job)
+        if info.status not in ("dead", "cancelled"):
+            raise Conflict(f"job {job_id} is {info.status}; only dead or cancelled jobs retry")
+        job.attempts = 0  # a fresh set of attempts; the first waits at most backoff_s
+        await job.get_queue().retry(job, error=job.error)
+        return job_info(await self._job(job_id))
+
+    async def cancel(self, job_id: str) -> JobInfo:
+        job = await self._job(job_id)
+        info = job_info(job)
+        if info.status in ("done", "cancelled"):
+            raise Conflict(f"job {job_id} is already {info.status}")
+        await job.get_queue().abort(job, "cancelled by an administrator")
+        return job_info(await self._job(job_id))
+
+    async def close(self) -> None:
+        if self._connected:
+            await self.queue.disconnect()
+            self._connected = False
+
+
+def saq_functions(registry: JobRegistry) -> list[tuple[str, Any]]:
+    """SAQ worker functions wrapping every registered job: build the context, heartbeat."""
+    return [(job.name, _wrap(job)) for job in registry.jobs.values()]
+
+
+def _wrap(job: Job) -> Any:
+    async def run(ctx: dict[str, Any], *, payload: dict[str, Any] | None = None) -> Any:
+        saq_job = ctx["job"]
+        context = JobContext(
+            job_id=saq_job.key,
+            name=job.name,
+            attempt=saq_job.attempts,
+            max_attempts=saq_job.retries,
+            backend="saq",
+        )
+        beat = asyncio.create_task(_heartbeat(saq_job))
+        try:
+            return await job.func(payload or {}, context)
+        finally:
+            beat.cancel()
+
+    run.__qualname__ = job.name
+    return run
+
+
+async def _heartbeat(saq_job: Any) -> None:
+    interval = max(saq_job.heartbeat / 3, 0.5) if saq_job.heartbeat else 20.0
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await saq_job.update()
+        except Exception:
+            log.warning("could not renew the heartbeat of job %s", saq_job.key, exc_info=True)
