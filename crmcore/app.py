@@ -118,6 +118,7 @@ def create_app(
         middleware=[*security.middleware, LanguageSwitchMiddleware()],
         guards=security.guards,
         exception_handlers=security.exception_handlers,
+        dependencies=security.dependencies,
         debug=settings.debug,
     )
     app.state.settings = settings

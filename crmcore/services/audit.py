@@ -70,7 +70,12 @@ async def list_audit(
     before_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Newest first; restricted values are masked unless ``reader`` may see them."""
-    query = AuditLog.select().order_by(AuditLog.id, ascending=False).limit(limit)
+    query = (
+        AuditLog.select()
+        .order_by(AuditLog.id, ascending=False)
+        .limit(limit)
+        .output(load_json=True)
+    )
     if table is not None:
         query = query.where(AuditLog.table_name == table)
     if record_id is not None:

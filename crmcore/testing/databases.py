@@ -61,13 +61,16 @@ async def _open_postgres(url: str, pm: Any) -> Database:
 
 
 async def truncate_all(db: Database) -> None:
+    """Empty every table except the migration log and the built-in roles (seed data of a
+    migration, which a fresh SQLite copy keeps too)."""
     rows = await db.engine._run_in_pool(
         "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-        "AND tablename <> 'migration'"
+        "AND tablename NOT IN ('migration', 'role')"
     )
     names = ", ".join(f'"{r["tablename"]}"' for r in rows)
     if names:
         await db.engine._run_in_pool(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    await db.engine._run_in_pool("DELETE FROM role WHERE NOT builtin")
 
 
 async def create_postgres_database(base_url: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from crmcore.auth.middleware import install_auth
 from crmcore.errors import CRMError, ValidationError
 from crmcore.plugins import CRMPluginManager
 from crmcore.settings import Settings
@@ -23,6 +24,7 @@ class SecurityConfig:
     middleware: list[Any] = field(default_factory=list)
     guards: list[Any] = field(default_factory=list)
     exception_handlers: dict[Any, Any] = field(default_factory=dict)
+    dependencies: dict[str, Any] = field(default_factory=dict)
 
 
 def crm_error_handler(request: Request[Any, Any, Any], exc: CRMError) -> Response[Any]:
@@ -35,10 +37,6 @@ def crm_error_handler(request: Request[Any, Any, Any], exc: CRMError) -> Respons
 def security_config(settings: Settings, pm: CRMPluginManager) -> SecurityConfig:
     handlers: dict[Any, Any] = {CRMError: crm_error_handler}
     config = SecurityConfig(exception_handlers=handlers)
-    try:
-        from crmcore.auth.middleware import install_auth
-    except ImportError:
-        return config
     install_auth(config, settings, pm)
     return config
 
