@@ -16,9 +16,9 @@ and the stored row is never overwritten by a replay of older data.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import sqlite3
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -30,11 +30,11 @@ from crmcore.services.actor import Actor
 from crmcore.services.audit import diff, record_audit
 from crmcore.services.context import current_pm
 from crmcore.services.outbox import emit_event
+from crmcore.services.pagination import Page, check_limit
 from crmcore.services.transaction import after_commit, write_transaction
 from crmcore.tables import CHANNELS, DIRECTIONS, Company, Contact, Interaction, User
 
 __all__ = [
-    "Page",
     "delete_interaction",
     "get_interaction",
     "list_interactions",
@@ -42,46 +42,32 @@ __all__ = [
     "update_interaction",
 ]
 
-MAX_LIMIT = 500
 MAX_VALUE = Decimal("1e12")  # Numeric(14, 2): twelve digits before the point
 UNIQUE_ERRORS = (sqlite3.IntegrityError, asyncpg.UniqueViolationError)
-
-
-@dataclass
-class Page:
-    """One page of a keyset-paginated list; ``next`` is the opaque cursor of the next page."""
-
-    items: list[dict[str, Any]] = field(default_factory=list)
-    next: str | None = None
 
 
 # --------------------------------------------------------------------------- small parsers
 
 
-def encode_cursor(values: list[Any]) -> str:
-    """An opaque cursor holding the sort key of the last row of a page."""
-    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+def encode_time_cursor(at: datetime, last_id: int) -> str:
+    """An opaque cursor for lists ordered by a timestamp, then id: the last row's pair."""
+    raw = json.dumps({"v": 1, "at": at.isoformat(), "id": last_id}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, size: int) -> list[Any]:
-    """The sort key inside ``cursor``; a cursor that was not ours is a 422 on ``cursor``."""
+def decode_time_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (timestamp, id) inside a cursor made by ``encode_time_cursor``."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError):
-        values = None
-    if not isinstance(values, list) or len(values) != size:
-        raise ValidationError.for_field("cursor", "is not a cursor this list returned")
-    return values
-
-
-def decode_time_cursor(cursor: str) -> tuple[datetime, int]:
-    """A (timestamp, id) keyset cursor, as made by ``encode_cursor([at, id])``."""
-    at, last_id = decode_cursor(cursor, 2)
-    if not isinstance(at, str) or isinstance(last_id, bool) or not isinstance(last_id, int):
-        raise ValidationError.for_field("cursor", "is not a cursor this list returned")
-    return parse_datetime(at, "cursor"), last_id
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if data.get("v") != 1 or not isinstance(data["id"], int):
+            raise ValueError(cursor)
+        return datetime.fromisoformat(data["at"]), data["id"]
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as exc:
+        raise ValidationError.for_field(
+            "cursor",
+            "is not a cursor this list returned; start again from the first page without it.",
+        ) from exc
 
 
 def parse_datetime(value: Any, field_name: str) -> datetime:
@@ -96,12 +82,6 @@ def parse_datetime(value: Any, field_name: str) -> datetime:
     if not isinstance(value, datetime):
         raise ValidationError.for_field(field_name, "must be a date-time")
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def parse_limit(limit: int) -> int:
-    if not 1 <= int(limit) <= MAX_LIMIT:
-        raise ValidationError.for_field("limit", f"must be between 1 and {MAX_LIMIT}")
-    return int(limit)
 
 
 def known_currencies() -> frozenset[str]:
@@ -370,6 +350,15 @@ def _check_rules(merged: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- writes
 
 
+async def refresh_note_search(items: list[dict[str, Any]]) -> None:
+    """Notes are searchable with their contact: re-index the contacts a note write touched."""
+    ids = [i["contact_id"] for i in items if i["channel"] == "note" and i["contact_id"]]
+    if ids:
+        from crmcore.services.contacts import refresh_search_text
+
+        await refresh_search_text(ids)
+
+
 async def log_interaction(data: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """Record a touchpoint and return it.
 
@@ -421,6 +410,7 @@ async def insert_interaction(
                 actor=actor,
             )
             await emit_event(event, row)
+            await refresh_note_search([row])
             after_commit(lambda: pm.fire(hook, interaction=row, actor=actor))
     except UNIQUE_ERRORS as exc:
         if external:
@@ -505,6 +495,7 @@ async def update_interaction(
                 actor=actor,
             )
             await emit_event("interaction.updated", {**after, "changes": diff(before, after)})
+            await refresh_note_search([before, after])
             return after
     return as_dict(current)
 
@@ -523,6 +514,7 @@ async def delete_interaction(interaction_id: int, actor: Actor) -> None:
             actor=actor,
         )
         await emit_event("interaction.deleted", {"id": interaction_id, "interaction": row})
+        await refresh_note_search([row])
 
 
 # --------------------------------------------------------------------------- lists
@@ -542,7 +534,7 @@ async def list_interactions(
     and rows inserted meanwhile never shift a page.
     """
     require(actor, "contacts.read")
-    limit = parse_limit(limit)
+    limit = check_limit(limit)
     if channel is not None and channel not in CHANNELS:
         raise ValidationError.for_field("channel", f"must be one of {', '.join(CHANNELS)}")
     query = (
@@ -570,5 +562,5 @@ async def list_interactions(
     rows = await query
     items = [as_dict(row) for row in rows[:limit]]
     more = len(rows) > limit
-    next_cursor = encode_cursor([items[-1]["occurred_at"], items[-1]["id"]]) if more else None
+    next_cursor = encode_time_cursor(items[-1]["occurred_at"], items[-1]["id"]) if more else None
     return Page(items=items, next=next_cursor)
