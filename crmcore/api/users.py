@@ -55,6 +55,9 @@ class MeOut(msgspec.Struct):
     permissions: list[str]
     record_scope: str
     auth: str
+    # For scripts in our own pages that call the API with the session cookie: they send it
+    # back as X-CSRF-Token. Absent for token-authenticated requests, which need none.
+    csrf_token: str | None = None
 
 
 class UserIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -145,6 +148,7 @@ class MeController(Controller):
             permissions=sorted(actor.permissions),
             record_scope=actor.record_scope,
             auth=identity.method,
+            csrf_token=identity.session.csrf_token if identity.session else None,
         )
 
     @patch("/", opt={"self_service": True})
