@@ -56,6 +56,9 @@ class DataImport(Table, tablename="data_import"):
     duplicates = JSON(default=[])
     error_report_path = Text(default="")
     message = Text(default="")
+    # The run that owns the import: a run that finds another runner's token here stops
+    # before committing, so two processes never import the same rows.
+    runner = Varchar(length=64, default="")
 
 
 class DataImportRow(Table, tablename="data_import_row"):

@@ -59,9 +59,7 @@ DESCRIPTION = "import records"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="crm_data", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="crm_data", description=DESCRIPTION)
 
     manager.add_table(
         class_name="DataImportError",
