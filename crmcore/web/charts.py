@@ -39,11 +39,15 @@ PALETTE: tuple[str, ...] = (
     "#92400e",
 )
 
-_WIDTH = 640
+# viewBox widths: text scales with the chart, so each chart is sized for the container it
+# usually sits in (a dashboard card, or a full-width card for the weekly chart).
+_BAR_WIDTH = 480
+_STACKED_WIDTH = 640
+_DONUT_WIDTH = 400
 _PAD = 12
 _FONT_SIZE = 12
 _CHAR_WIDTH = 7  # rough advance of one character at _FONT_SIZE, for legend layout only
-_LABEL_CHARS = 22
+_LABEL_CHARS = 18
 _GRID_COLOUR = "#d0d5dd"
 
 
@@ -172,12 +176,12 @@ def bar_chart(
     """
     _check_values(labels, values, "bar_chart")
     row_height, bar_height, axis_height = 32, 20, 24
-    label_width, value_room = 160, 64
-    x0, x1 = _PAD + label_width, _WIDTH - _PAD - value_room
+    label_width, value_room = 130, 56
+    x0, x1 = _PAD + label_width, _BAR_WIDTH - _PAD - value_room
     top_y = _PAD
     height = top_y + row_height * len(labels) + axis_height + _PAD
     axis_y = top_y + row_height * len(labels)
-    mirror = _Mirror(_WIDTH, text_direction(lang) == "rtl")
+    mirror = _Mirror(_BAR_WIDTH, text_direction(lang) == "rtl")
     top, step = _scale(max(values, default=0))
 
     body: list[Markup] = []
@@ -213,7 +217,7 @@ def bar_chart(
         body.append(_text(mirror.x(x0 - 8), text_y, _shorten(label), "end", "chart-label"))
         body.append(_text(mirror.x(x0 + length + 6), text_y, shown, "start", "chart-value"))
     body.append(_line(mirror.x(x0), top_y, mirror.x(x0), axis_y, "chart-axis"))
-    return _svg(_WIDTH, height, title, lang, summary, *body)
+    return _svg(_BAR_WIDTH, height, title, lang, summary, *body)
 
 
 def _legend(names: Sequence[str], y: float, mirror: _Mirror) -> tuple[list[Markup], float]:
@@ -262,9 +266,9 @@ def stacked_bar_chart(
     for name, values in series.items():
         _check_values(categories, values, f"stacked_bar_chart series {name!r}")
     plot_top, plot_height, axis_width = _PAD + 4, 200, 48
-    x0, x1 = _PAD + axis_width, _WIDTH - _PAD
+    x0, x1 = _PAD + axis_width, _STACKED_WIDTH - _PAD
     baseline = plot_top + plot_height
-    mirror = _Mirror(_WIDTH, text_direction(lang) == "rtl")
+    mirror = _Mirror(_STACKED_WIDTH, text_direction(lang) == "rtl")
     totals = [sum(values[i] for values in series.values()) for i in range(len(categories))]
     top, step = _scale(max(totals, default=0))
 
@@ -314,7 +318,7 @@ def stacked_bar_chart(
     body.append(_line(mirror.x(x0), baseline, mirror.x(x1), baseline, "chart-axis"))
     legend, bottom = _legend(list(series), baseline + 44, mirror)
     body.extend(legend)
-    return _svg(_WIDTH, bottom + _PAD, title, lang, summary, *body)
+    return _svg(_STACKED_WIDTH, bottom + _PAD, title, lang, summary, *body)
 
 
 def _ring_point(cx: float, cy: float, radius: float, angle: float) -> tuple[float, float]:
@@ -364,8 +368,8 @@ def donut_chart(
     right in right-to-left languages. Zero values are listed in the legend but draw no slice.
     """
     _check_values(labels, values, "donut_chart")
-    outer, inner = 90, 56
-    mirror = _Mirror(_WIDTH, text_direction(lang) == "rtl")
+    outer, inner = 72, 46
+    mirror = _Mirror(_DONUT_WIDTH, text_direction(lang) == "rtl")
     height = max(2 * outer + 2 * _PAD, 20 * len(labels) + 2 * _PAD + 8)
     cx, cy = _PAD + outer, height / 2
     total = sum(values)
@@ -417,7 +421,7 @@ def donut_chart(
             format_number(total, lang),
         )
     )
-    legend_x = cx + outer + 32
+    legend_x = cx + outer + 24
     first_y = cy - 20 * (len(labels) - 1) / 2 + 4
     for index, (label, shown) in enumerate(entries):
         y = first_y + 20 * index
@@ -436,7 +440,7 @@ def donut_chart(
                 },
             )
         )
-        text = f"{_shorten(label, 32)}: {shown}"
+        text = f"{_shorten(label)}: {shown}"
         body.append(_text(mirror.x(legend_x + 18), y, text, "start", "chart-legend"))
     summary = [f"{label}: {shown}" for label, shown in entries]
-    return _svg(_WIDTH, height, title, lang, summary, *body)
+    return _svg(_DONUT_WIDTH, height, title, lang, summary, *body)

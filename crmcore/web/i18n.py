@@ -63,7 +63,7 @@ DateStyle = Literal["short", "long"]
 
 # A language code reaches us from cookies and Accept-Language headers and is then used to build
 # a file path, so only plain codes ("fa", "pt_BR") are let through.
-_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:_[A-Z]{2})?$")
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2})?")
 
 _PERSIAN_DIGITS = str.maketrans("0123456789٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹۰۱۲۳۴۵۶۷۸۹")
 _ANY_DIGIT = r"[0-9۰-۹٠-٩]"
@@ -72,8 +72,6 @@ _ANY_DIGIT = r"[0-9۰-۹٠-٩]"
 _DECIMAL_POINT = re.compile(rf"(?<={_ANY_DIGIT})\.(?={_ANY_DIGIT})")
 _THOUSANDS_SEPARATOR = re.compile(rf"(?<={_ANY_DIGIT}),(?={_ANY_DIGIT}{{3}})")
 _PERCENT_AFTER_DIGIT = re.compile(rf"(?<={_ANY_DIGIT})%")
-
-_UTC = dt.UTC
 
 
 class CatalogError(ValueError):
@@ -116,7 +114,7 @@ def _compile_catalog(po_path: Path, lang: str, mtime_ns: int) -> bytes:
     except (PoFileError, UnicodeDecodeError) as error:
         raise CatalogError(
             f"Cannot read the message catalog {po_path}: {error}. "
-            "Fix the file (msgfmt --check shows every problem) and reload."
+            "Fix that entry in the file; it is read again on the next page load."
         ) from error
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
@@ -133,7 +131,7 @@ def load_translations(lang: str, catalog_dirs: Sequence[Path]) -> Translations:
 
     A new object is returned on each call, so callers may merge further catalogs into it.
     """
-    if not _LANGUAGE_CODE.match(lang):
+    if not _LANGUAGE_CODE.fullmatch(lang):
         raise ValueError(f"{lang!r} is not a language code such as 'en', 'fa' or 'pt_BR'")
     merged: Translations | None = None
     for locale_dir in catalog_dirs:
@@ -189,7 +187,7 @@ def to_user_timezone(value: dt.datetime, tz: str) -> dt.datetime:
     """Convert a stored timestamp to the user's timezone; naive values are taken as UTC
     because that is how the database stores them."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=_UTC)
+        value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(ZoneInfo(tz))
 
 

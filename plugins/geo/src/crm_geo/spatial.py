@@ -107,9 +107,7 @@ def destination_point(
     lambda1 = math.radians(lon)
     theta = math.radians(bearing_deg)
     delta = distance_km / EARTH_RADIUS_KM
-    sin_phi2 = math.sin(phi1) * math.cos(delta) + math.cos(phi1) * math.sin(delta) * math.cos(
-        theta
-    )
+    sin_phi2 = math.sin(phi1) * math.cos(delta) + math.cos(phi1) * math.sin(delta) * math.cos(theta)
     phi2 = math.asin(max(-1.0, min(1.0, sin_phi2)))
     lambda2 = lambda1 + math.atan2(
         math.sin(theta) * math.sin(delta) * math.cos(phi1),
