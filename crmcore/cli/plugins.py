@@ -233,3 +233,8 @@ def install(requirement: tuple[str, ...]) -> None:
 def uninstall(distribution: tuple[str, ...]) -> None:
     """pip-uninstall plugin distributions (their data stays until `crm plugins purge`)."""
     _pip("uninstall", "-y", *distribution)
+
+
+from crmcore.cli.scaffold import new as _new  # noqa: E402 - `crm plugins new`
+
+plugins.add_command(_new)

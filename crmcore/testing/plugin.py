@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from crmcore.settings import Settings, load_settings
+
+T = TypeVar("T")
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -190,10 +192,14 @@ async def crm_anon_client(crm_app: Any) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-def crm_cli(crm_settings: Settings) -> Iterator[Callable[..., Any]]:
+def crm_cli(
+    request: pytest.FixtureRequest, crm_settings: Settings, crm_pm: Any
+) -> Iterator[Callable[..., Any]]:
     """Run ``crm`` in this process against the test instance: ``crm_cli("db", "status")``.
 
-    Only from synchronous tests (each command runs its own event loop).
+    Returns click's ``Result`` (``exit_code``, ``output``). Commands see the plugins of
+    ``crm_pm`` (the ``crm_plugins`` marker and registered test plugins). Only from
+    synchronous tests (each command runs its own event loop); prepare data with ``crm_run``.
     """
     from click.testing import CliRunner
 
@@ -205,15 +211,18 @@ def crm_cli(crm_settings: Settings) -> Iterator[Callable[..., Any]]:
         "CRM_DATABASE_URL": crm_settings.database_url,
         "CRM_SECRET_KEY": "test-secret",
     }
+    allowed = _marker_plugins(request)
+    if allowed is not None:
+        # Commands that rebuild the manager (``plugins enable``) see the same plugins.
+        env["CRM_LOAD_PLUGINS"] = ",".join(allowed)
 
     def run(*args: str, input: str | None = None, env_extra: dict[str, str] | None = None) -> Any:
         saved = {k: os.environ.get(k) for k in {**env, **(env_extra or {})}}
         os.environ.update({**env, **(env_extra or {})})
         try:
             runner = CliRunner()
-            return runner.invoke(
-                cli, list(args), input=input, obj=CLIContext(), catch_exceptions=False
-            )
+            obj = CLIContext(_settings=crm_settings, _pm=crm_pm)
+            return runner.invoke(cli, list(args), input=input, obj=obj, catch_exceptions=False)
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -222,6 +231,40 @@ def crm_cli(crm_settings: Settings) -> Iterator[Callable[..., Any]]:
                     os.environ[key] = value
 
     yield run
+
+
+@pytest.fixture
+def crm_run(
+    crm_settings: Settings, crm_pm: Any, _crm_template_dir: Path
+) -> Callable[[Awaitable[T]], T]:
+    """Run a coroutine against the test database from a synchronous test and return its
+    result: ``contact = crm_run(create_contact({...}, SYSTEM))``.
+
+    The first call migrates and empties the database, as ``crm_db`` does; the database is
+    open only while the coroutine runs, so ``crm_cli`` commands in between see its rows.
+    Do not combine with ``crm_db`` (that is for ``async def`` tests).
+    """
+    from crmcore.db.runtime import open_database
+    from crmcore.testing.databases import open_test_database
+
+    prepared = False
+
+    def run(coro: Awaitable[T]) -> T:
+        async def main() -> T:
+            nonlocal prepared
+            if prepared:
+                db = await open_database(crm_settings.database_url, crm_pm)
+            else:
+                db = await open_test_database(crm_settings.database_url, crm_pm, _crm_template_dir)
+                prepared = True
+            try:
+                return await coro
+            finally:
+                await db.close()
+
+        return asyncio.run(main())
+
+    return run
 
 
 def run_sync(coro: Any) -> Any:
