@@ -100,12 +100,12 @@ def role_dict(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_roles() -> list[dict[str, Any]]:
-    rows = await Role.select().order_by(Role.id)
+    rows = await Role.select().order_by(Role.id).output(load_json=True)
     return [role_dict(row) for row in rows]
 
 
 async def get_role(name: str) -> dict[str, Any]:
-    row = await Role.select().where(Role.name == name).first()
+    row = await Role.select().where(Role.name == name).output(load_json=True).first()
     if row is None:
         names = ", ".join(r["name"] for r in await Role.select(Role.name).order_by(Role.id))
         raise NotFound(f"no role named {name!r} (roles: {names})")

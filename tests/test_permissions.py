@@ -1,0 +1,195 @@
+"""Roles, permissions, the per-route and app-wide guards, record scope, field-level access."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from auth_support import make_user, token_client
+from litestar import post
+
+from crmcore.auth.guards import is_read_only
+from crmcore.auth.scope import ensure_sees_record, scope_condition, sees_record
+from crmcore.errors import NotFound
+from crmcore.hookspecs import hookimpl
+from crmcore.permissions import Permission
+from crmcore.services.actor import Actor
+from crmcore.services.roles import create_role, list_roles
+from crmcore.services.users import update_user
+from crmcore.tables import Contact
+
+
+class SecretsPlugin:
+    """A plugin that restricts a field of the core's user table and has a write route
+    that declares no permission of its own."""
+
+    @hookimpl
+    def register_permissions(self) -> list[Any]:
+        return [
+            Permission("secrets.read", "See the secrets area"),
+            Permission(
+                "secrets.view_timezone",
+                "See where people live",
+                restricts=(("crm_user", "timezone"),),
+            ),
+        ]
+
+    @hookimpl
+    def register_api_routes(self) -> list[Any]:
+        @post("/notes", sync_to_thread=False)
+        def add_note() -> dict[str, str]:
+            return {"stored": "yes"}
+
+        return [add_note]
+
+
+@pytest.fixture
+def secrets_plugin(register_test_plugin):
+    register_test_plugin(SecretsPlugin(), "secrets")
+
+
+async def test_builtin_roles_are_seeded(crm_db):
+    roles = {role["name"]: role for role in await list_roles()}
+    assert list(roles) == ["admin", "manager", "agent", "viewer"]
+    assert all(role["builtin"] for role in roles.values())
+    assert roles["admin"]["permissions"] == ["*"]
+    assert roles["agent"]["record_scope"] == "own"
+    assert roles["manager"]["record_scope"] == "all"
+
+
+@pytest.mark.crm_plugins("secrets")
+async def test_viewer_gets_every_read_permission_but_no_restricted_one(secrets_plugin, crm_app):
+    viewer = await make_user("viewer")
+    async with await token_client(crm_app, viewer) as client:
+        permissions = (await client.get("/api/v1/me")).json()["permissions"]
+    assert "contacts.read" in permissions
+    assert "secrets.read" in permissions  # a plugin's read permission, via *.read
+    assert "secrets.view_timezone" not in permissions
+    assert all(name.endswith(".read") for name in permissions)
+
+
+async def test_missing_permission_answers_403_naming_it(crm_app):
+    agent = await make_user("agent")
+    async with await token_client(crm_app, agent) as client:
+        response = await client.get("/api/v1/users")
+    assert response.status_code == 403
+    assert response.json()["permission"] == "users.manage"
+
+
+async def test_unknown_permission_in_a_role_is_a_clear_error(crm_client):
+    response = await crm_client.post(
+        "/api/v1/roles", json={"name": "pilot", "permissions": ["contacts.read", "contacts.fly"]}
+    )
+    assert response.status_code == 422
+    assert "contacts.fly" in response.json()["errors"]["permissions"]
+    assert "contacts.read" not in response.json()["errors"]["permissions"]
+
+
+@pytest.mark.crm_plugins("secrets")
+async def test_admin_creates_a_role_and_its_users_get_exactly_its_permissions(
+    secrets_plugin, crm_app, crm_client
+):
+    role = await crm_client.post(
+        "/api/v1/roles",
+        json={
+            "name": "auditor",
+            "permissions": ["audit.read", "contacts.read", "secrets.view_timezone"],
+            "record_scope": "own",
+        },
+    )
+    assert role.status_code == 201, role.text
+    user = await crm_client.post(
+        "/api/v1/users",
+        json={"email": "aud@example.com", "password": "long password 1", "role": "auditor"},
+    )
+    assert user.status_code == 201, user.text
+    from crmcore.services.tokens import create_token
+
+    token = await create_token(user_id=user.json()["id"])
+    me = await crm_client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["permissions"] == ["audit.read", "contacts.read", "secrets.view_timezone"]
+    assert me.json()["record_scope"] == "own"
+    listed = await crm_client.get("/api/v1/roles")
+    assert "auditor" in [r["name"] for r in listed.json()]
+
+
+async def test_builtin_roles_cannot_be_changed(crm_client):
+    response = await crm_client.patch("/api/v1/roles/viewer", json={"permissions": ["*"]})
+    assert response.status_code == 422
+    assert "built-in" in response.json()["detail"]
+
+
+@pytest.mark.crm_plugins("secrets")
+async def test_write_route_without_declared_permission_refuses_read_only_roles(
+    secrets_plugin, crm_app
+):
+    viewer = await make_user("viewer")
+    agent = await make_user("agent")
+    async with await token_client(crm_app, viewer) as client:
+        refused = await client.post("/api/v1/secrets/notes")
+    async with await token_client(crm_app, agent) as client:
+        allowed = await client.post("/api/v1/secrets/notes")
+    assert refused.status_code == 403
+    assert "read-only" in refused.json()["detail"]
+    assert allowed.status_code == 201
+
+
+@pytest.mark.crm_plugins("secrets")
+async def test_restricted_field_is_absent_from_api_json_and_masked_in_audit(
+    secrets_plugin, crm_app, crm_client
+):
+    await create_role(name="people", permissions=["users.manage", "audit.read"])
+    reader = await make_user("people", "hr@example.com")
+    person = await make_user("agent", "ana@example.com")
+    await update_user(person["id"], timezone="Asia/Tehran")
+
+    async with await token_client(crm_app, reader) as client:
+        shown = await client.get(f"/api/v1/users/{person['id']}")
+        listed = await client.get("/api/v1/users")
+        audit = await client.get(f"/api/v1/audit?table=crm_user&record={person['id']}")
+    assert shown.status_code == 200
+    assert "timezone" not in shown.json()
+    assert "Asia/Tehran" not in listed.text
+    assert all("timezone" not in row for row in listed.json())
+    update = next(e for e in audit.json() if e["action"] == "update")
+    assert update["changes"]["timezone"] == ["***", "***"]
+    assert "Asia/Tehran" not in audit.text
+
+    admin_view = await crm_client.get(f"/api/v1/users/{person['id']}")
+    assert admin_view.json()["timezone"] == "Asia/Tehran"
+    admin_audit = await crm_client.get(f"/api/v1/audit?table=crm_user&record={person['id']}")
+    update = next(e for e in admin_audit.json() if e["action"] == "update")
+    assert update["changes"]["timezone"] == ["UTC", "Asia/Tehran"]
+
+
+def test_read_only_means_only_read_like_permissions():
+    def actor(*permissions: str) -> Actor:
+        return Actor(user_id=1, label="x", permissions=frozenset(permissions))
+
+    assert is_read_only(actor("contacts.read", "hr.view_compensation", "contacts.export"))
+    assert not is_read_only(actor("contacts.read", "contacts.write"))
+    assert not is_read_only(actor("*"))
+
+
+async def test_record_scope_limits_agents_to_their_own_records(crm_db):
+    ana = await make_user("agent", "ana@example.com")
+    bob = await make_user("agent", "bob@example.com")
+    await Contact.insert(
+        Contact(last_name="Ana's", owner=ana["id"]),
+        Contact(last_name="Bob's", owner=bob["id"]),
+        Contact(last_name="Nobody's", owner=None),
+    )
+    agent = Actor(user_id=ana["id"], label="ana", record_scope="own")
+    manager = Actor(user_id=bob["id"], label="bob", record_scope="all")
+
+    condition = scope_condition(agent, Contact.owner)
+    visible = await Contact.select(Contact.last_name).where(condition)
+    assert [row["last_name"] for row in visible] == ["Ana's"]
+    assert scope_condition(manager, Contact.owner) is None
+
+    assert sees_record(agent, ana["id"])
+    assert sees_record(agent, None, ana["id"])  # assigned, not owner
+    assert not sees_record(agent, bob["id"], None)
+    assert sees_record(manager, None)
+    with pytest.raises(NotFound):
+        ensure_sees_record(agent, "contact 2", bob["id"])
