@@ -19,13 +19,28 @@ CORE_COMMANDS: dict[str, str] = {
 }
 
 
+class PluginCommands(click.Group):
+    """Collects what plugins register. A group added under a name another plugin's group
+    already holds is merged into it, so ``crm contacts`` keeps the core's subcommands and
+    gains ``import``/``export`` from the data plugin."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        name = name or cmd.name
+        existing = self.commands.get(name) if name else None
+        if isinstance(existing, click.Group) and isinstance(cmd, click.Group):
+            for sub_name, sub in cmd.commands.items():
+                existing.add_command(sub, sub_name)
+            return
+        super().add_command(cmd, name)
+
+
 class CRMGroup(click.Group):
     """Lazily imports core commands and asks plugins for theirs only when needed."""
 
     def _plugin_group(self, ctx: click.Context) -> click.Group:
         cached = ctx.meta.get("crm.plugin_commands")
         if cached is None:
-            cached = click.Group()
+            cached = PluginCommands()
             obj = ctx.ensure_object(CLIContext)
             try:
                 pm = obj.pm

@@ -613,7 +613,7 @@ class BatchImporter:
         try:
             existing = (await contact_dicts([contact_id]))[contact_id]
             changes = await self._update_data(row, existing, outcome)
-            await update_contact(contact_id, changes, self.actor)
+            after = await update_contact(contact_id, changes, self.actor)
             external = row.data.get("external_id")
             if external and self.plan.key != "external_id":
                 await fetch(
@@ -621,17 +621,22 @@ class BatchImporter:
                     "WHERE NOT EXISTS (SELECT 1 FROM data_external_id WHERE external_id = {})",
                     [contact_id, external, external],
                 )
-            await bulk.insert(
-                "data_import_row",
-                ROW_MAP_COLUMNS,
-                [(self.import_id, row.number, contact_id, "updated")],
-            )
+            changed = after.get("updated_at") != existing["updated_at"]
+            if changed:
+                await bulk.insert(
+                    "data_import_row",
+                    ROW_MAP_COLUMNS,
+                    [(self.import_id, row.number, contact_id, "updated")],
+                )
         except CRMError as exc:
             await savepoint.rollback_to()
             outcome.reject(row, exc.message)
             return
         await savepoint.release()
-        outcome.counts.updated += 1
+        if changed:
+            outcome.counts.updated += 1
+        else:
+            outcome.counts.skipped += 1
 
     async def _update_data(
         self, row: PreparedRow, existing: dict[str, Any], outcome: BatchOutcome
