@@ -18,6 +18,7 @@ from crmcore.tables import CustomField
 
 __all__ = [
     "ENTITIES",
+    "check_custom",
     "FIELD_TYPES",
     "define_field",
     "delete_field",
@@ -293,11 +294,19 @@ async def validate_custom(entity: str, values: Any, partial: bool) -> dict[str, 
     required field must be present and empty values are dropped.
     """
     _check_entity(entity)
+    definitions = {f["key"]: f for f in await list_fields(entity)}
+    return check_custom(entity, definitions, values, partial)
+
+
+def check_custom(
+    entity: str, definitions: dict[str, dict[str, Any]], values: Any, partial: bool
+) -> dict[str, Any]:
+    """``validate_custom`` against definitions already loaded (``{key: field}``), for bulk
+    paths that check many records against the same definitions."""
     if values is None:
         values = {}
     if not isinstance(values, dict):
         raise ValidationError.for_field("custom", "must be an object mapping field keys to values.")
-    definitions = {f["key"]: f for f in await list_fields(entity)}
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     for key, value in values.items():

@@ -35,7 +35,12 @@ MAX_TERMS = 12
 
 def search_words(text: str) -> list[str]:
     """Cut text into the words both engines index: folded, without marks or punctuation."""
-    decomposed = unicodedata.normalize("NFKD", fold_text(text or ""))
+    if not text:
+        return []
+    if text.isascii():
+        # Most names and every email and phone: nothing to fold, no marks to strip.
+        return [word for word in _NON_WORD.split(text.lower()) if word]
+    decomposed = unicodedata.normalize("NFKD", fold_text(text))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return [word for word in _NON_WORD.split(fold_text(stripped).lower()) if word]
 
