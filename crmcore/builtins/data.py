@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from crmcore import __version__
 from crmcore.hookspecs import hookimpl
 from crmcore.plugins import Manifest
@@ -17,3 +19,17 @@ manifest = Manifest(
 @hookimpl
 def register_piccolo_apps() -> list[str]:
     return ["crmcore.data_app.piccolo_app"]
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    # A group named "contacts": the CLI merges its subcommands into the core's group.
+    from crmcore.cli.data import contacts, imports
+
+    cli.add_command(contacts)
+    cli.add_command(imports)
+
+
+@hookimpl
+def event_types() -> list[str]:
+    return ["import.completed", "import.reverted", "contact.merged"]
