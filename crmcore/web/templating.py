@@ -13,6 +13,7 @@ gets the same language, layout and navigation as a core page.
 
 from __future__ import annotations
 
+import datetime as dt
 import gettext
 import logging
 from collections.abc import Mapping
@@ -223,12 +224,47 @@ def _choices(context: jinja2.runtime.Context, family: str) -> list[tuple[str, st
 
 
 @jinja2.pass_context
+def _translate(context: jinja2.runtime.Context, text: str | None) -> str:
+    """Look ``text`` up in the catalog without treating it as a template: for messages that
+    come from Python code (``{{ translate(error) }}``), which may contain ``%`` signs and must
+    stay escaped, unlike the output of ``_()``."""
+    return _catalog(context).gettext(text) if text else ""
+
+
+@jinja2.pass_context
 def _csrf_field(context: jinja2.runtime.Context) -> Markup:
     """The hidden input every state-changing form carries (see crmcore.auth)."""
     from crmcore.web.views.session import CSRF_FIELD
 
     token = context.get("csrf_token") or ""
     return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+
+def _as_moment(value: Any) -> Any:
+    """Services hand some timestamps over as ISO strings (the API's shape); the date
+    filters take those as well as ``date``/``datetime`` values."""
+    if isinstance(value, str) and value:
+        try:
+            if len(value) == 10:
+                return dt.date.fromisoformat(value)
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _accept_iso_strings(env: Environment) -> None:
+    for name in ("date", "datetime"):
+        original = env.filters[name]
+
+        @jinja2.pass_context
+        def wrapped(context: Any, value: Any, *args: Any, _original: Any = original) -> str:
+            moment = _as_moment(value)
+            if isinstance(moment, str):
+                return moment
+            return _original(context, moment, *args)
+
+        env.filters[name] = wrapped
 
 
 def build_environment(pm: CRMPluginManager, settings: Settings | None) -> Environment:
@@ -245,6 +281,7 @@ def build_environment(pm: CRMPluginManager, settings: Settings | None) -> Enviro
     catalogs = build_catalogs(pm)
     install_jinja_i18n(env, catalogs)
     register_locale_filters(env)
+    _accept_iso_strings(env)
     env.globals.update(
         crm_catalogs=catalogs,
         nav_links=_nav_links,
@@ -252,6 +289,7 @@ def build_environment(pm: CRMPluginManager, settings: Settings | None) -> Enviro
         label=_label,
         choices=_choices,
         csrf_field=_csrf_field,
+        translate=_translate,
         language_choices=LANGUAGE_CHOICES,
     )
     return env

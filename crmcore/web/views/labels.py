@@ -1,4 +1,4 @@
-"""People-readable names for the stored codes (stages, channels, directions, task statuses).
+"""People-readable names for stored codes (stages, channels, directions, task statuses, roles).
 
 The database keeps codes (``lead``, ``phone``); pages show the translated word. Each family
 has its own gettext context because one English word can need two Persian ones ("Phone" the
@@ -22,6 +22,11 @@ LABEL_FAMILIES: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "direction": ("direction", {code: code.capitalize() for code in DIRECTIONS}),
     "status": ("task status", {code: code.capitalize() for code in TASK_STATUSES}),
+    # The built-in roles; roles an admin creates are shown by their own name.
+    "role": (
+        "role",
+        {"admin": "Administrator", "manager": "Manager", "agent": "Agent", "viewer": "Viewer"},
+    ),
 }
 
 

@@ -144,10 +144,10 @@ async def _store_user_language(scope: Scope, lang: str) -> None:
     from crmcore.web.views.session import scope_user, set_user_language
 
     user = scope_user(scope)
-    if user is None or _field(user, "language") == lang:
+    if user is None or user.get("language") == lang:
         return
     try:
-        await set_user_language(user, lang)
+        await set_user_language(scope, lang)
     except Exception:
         # The page still shows in the chosen language; only remembering it failed.
-        log.exception("could not store language %r for user %r", lang, _field(user, "id"))
+        log.exception("could not store language %r for user %r", lang, user.get("id"))

@@ -50,12 +50,12 @@ def csrf_token_for(request: Any) -> str:
     return csrf_token(request)
 
 
-async def set_user_language(user: dict[str, Any], lang: str) -> None:
-    """Remember the language the user picked, as their own change in the audit log."""
-    from crmcore.auth.identity import actor_for_user
-    from crmcore.services.users import load_user_for_request, update_user
+async def set_user_language(scope: Any, lang: str) -> None:
+    """Remember the language the signed-in user picked; the audit log shows it as their own
+    change."""
+    from crmcore.services.users import update_user
 
-    loaded = await load_user_for_request(user["id"])
-    if loaded is None:
+    identity = scope.get("user")
+    if identity is None or identity.user.get("language") == lang:
         return
-    await update_user(user["id"], language=lang, actor=actor_for_user(loaded))
+    await update_user(identity.user["id"], language=lang, actor=identity.actor)

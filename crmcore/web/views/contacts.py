@@ -1,0 +1,264 @@
+"""Contact pages: the list (search as you type, filters, load more, bulk tag), the contact
+page (details, custom fields, timeline, quick log, planned tasks, plugin panels) and the form.
+
+The list answers htmx requests with the table rows only, so typing in the search box swaps
+rows in place and "Load more" appends the next keyset page; without JavaScript the same
+URLs give whole pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Response, Template
+
+from crmcore.errors import ValidationError
+from crmcore.services.actor import Actor
+from crmcore.services.contacts import create_contact, get_contact, list_contacts, update_contact
+from crmcore.services.custom_fields import list_fields
+from crmcore.services.interactions import log_interaction
+from crmcore.services.tags import add_tags, list_tags
+from crmcore.services.tasks import create_task, list_tasks
+from crmcore.services.timeline import contact_timeline
+from crmcore.web.hooks import Panel, by_order
+from crmcore.web.templating import translator_for
+from crmcore.web.views.forms import field_errors, safe_next
+from crmcore.web.views.language import request_language, request_timezone
+from crmcore.web.views.record_forms import contact_input, record_values
+from crmcore.web.views.rendering import FormValues, is_htmx, read_form, redirect, render
+from crmcore.web.views.session import CurrentActor
+from crmcore.web.views.tasks import task_input, user_names
+
+__all__ = [
+    "contact_form_page",
+    "contact_page",
+    "contact_page_response",
+    "contacts_list",
+]
+
+PAGE_SIZE = 50
+TIMELINE_SIZE = 30
+QUICK_LOG_CHANNELS = ("phone", "note", "email")
+
+
+def _errors(request: Request[Any, Any, Any], exc: ValidationError) -> dict[str, str]:
+    return field_errors(exc, translator_for(request), request_language(request))
+
+
+# --------------------------------------------------------------------------- list
+
+
+@get("/contacts", name="contacts")
+async def contacts_list(
+    request: Request[Any, Any, Any],
+    actor: CurrentActor,
+    q: FromQuery[str] = "",
+    tag: FromQuery[str] = "",
+    stage: FromQuery[str] = "",
+    owner: FromQuery[str] = "",
+    company: FromQuery[str] = "",
+    cursor: FromQuery[str] = "",
+) -> Template:
+    page = await list_contacts(
+        actor,
+        q=q or None,
+        tag=tag or None,
+        stage=stage or None,
+        owner=owner or None,
+        company=company or None,
+        cursor=cursor or None,
+        limit=PAGE_SIZE,
+    )
+    filters = {"q": q, "tag": tag, "stage": stage, "owner": owner, "company": company}
+    context = {
+        "contacts": page.items,
+        "next_cursor": page.next,
+        "filters": filters,
+        "search_query": q,
+    }
+    wants_rows = is_htmx(request) and not request.headers.get("hx-history-restore-request")
+    if wants_rows:
+        return render(request, "core/contact_rows.html", context)
+    context.update(tags=await list_tags(), users=await user_names())
+    return render(request, "core/contacts.html", context)
+
+
+@post("/contacts/bulk-tag", name="contacts-bulk-tag")
+async def bulk_tag(request: Request[Any, Any, Any], actor: CurrentActor) -> Response[Any]:
+    form = await read_form(request)
+    back = safe_next(form.get("next"), "/contacts")
+    ids = [int(value) for value in form.getall("ids") if value.isdigit()]
+    if not ids:
+        return redirect(back, "nothing_selected")
+    await add_tags(ids, [form.text("tag")], actor)
+    return redirect(back, "tags_added")
+
+
+# --------------------------------------------------------------------------- form
+
+
+async def _form_context(
+    values: FormValues, errors: dict[str, str], contact: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "values": values,
+        "errors": errors,
+        "contact": contact,
+        "fields": await list_fields("contact"),
+        "users": await user_names(),
+    }
+
+
+@get("/contacts/new", name="contact-new")
+async def contact_form_page(request: Request[Any, Any, Any], actor: CurrentActor) -> Template:
+    values = FormValues([("stage", "lead"), ("owner_id", str(actor.user_id or ""))])
+    return render(request, "core/contact_form.html", await _form_context(values, {}, None))
+
+
+@post("/contacts", name="contact-create")
+async def contact_create(
+    request: Request[Any, Any, Any], actor: CurrentActor
+) -> Response[Any] | Template:
+    form = await read_form(request)
+    fields = await list_fields("contact")
+    try:
+        contact = await create_contact(contact_input(form, fields), actor)
+    except ValidationError as exc:
+        context = await _form_context(form, _errors(request, exc), None)
+        return render(request, "core/contact_form.html", context, status_code=422)
+    return redirect(f"/contacts/{contact['id']}", "created")
+
+
+@get("/contacts/{contact_id:int}/edit", name="contact-edit")
+async def contact_edit_page(
+    request: Request[Any, Any, Any], actor: CurrentActor, contact_id: FromPath[int]
+) -> Template:
+    contact = await get_contact(contact_id, actor)
+    fields = await list_fields("contact")
+    context = await _form_context(record_values(contact, fields), {}, contact)
+    return render(request, "core/contact_form.html", context)
+
+
+@post("/contacts/{contact_id:int}", name="contact-update")
+async def contact_update(
+    request: Request[Any, Any, Any], actor: CurrentActor, contact_id: FromPath[int]
+) -> Response[Any] | Template:
+    contact = await get_contact(contact_id, actor)
+    form = await read_form(request)
+    fields = await list_fields("contact")
+    try:
+        await update_contact(contact_id, contact_input(form, fields), actor)
+    except ValidationError as exc:
+        context = await _form_context(form, _errors(request, exc), contact)
+        return render(request, "core/contact_form.html", context, status_code=422)
+    return redirect(f"/contacts/{contact_id}", "saved")
+
+
+# --------------------------------------------------------------------------- contact page
+
+
+async def contact_page_response(
+    request: Request[Any, Any, Any],
+    actor: Actor,
+    contact_id: int,
+    *,
+    log_form: FormValues | None = None,
+    log_errors: dict[str, str] | None = None,
+    task_form: FormValues | None = None,
+    task_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    """The contact page; the two small forms on it come back filled in after an error."""
+    contact = await get_contact(contact_id, actor)
+    pm = request.app.state.pm
+    tasks = await list_tasks(actor, contact_id=contact_id, status="planned", limit=20)
+    panels = by_order(
+        await pm.acall_flat("contact_panels", request=request, contact=contact), Panel
+    )
+    context = {
+        "contact": contact,
+        "fields": await list_fields("contact"),
+        "timeline": await contact_timeline(contact_id, actor, TIMELINE_SIZE),
+        "tasks": tasks.items,
+        "panels": panels,
+        "users": await user_names(),
+        "quick_channels": QUICK_LOG_CHANNELS,
+        "log_values": log_form or FormValues([("channel", "phone")]),
+        "log_errors": log_errors or {},
+        "task_values": task_form or FormValues([]),
+        "task_errors": task_errors or {},
+        "now": dt.datetime.now(dt.UTC),
+    }
+    return render(request, "core/contact.html", context, status_code=status_code)
+
+
+@get("/contacts/{contact_id:int}", name="contact")
+async def contact_page(
+    request: Request[Any, Any, Any], actor: CurrentActor, contact_id: FromPath[int]
+) -> Template:
+    return await contact_page_response(request, actor, contact_id)
+
+
+@post("/contacts/{contact_id:int}/interactions", name="contact-log")
+async def contact_log(
+    request: Request[Any, Any, Any], actor: CurrentActor, contact_id: FromPath[int]
+) -> Response[Any] | Template:
+    """The quick "log a call / note / email" form of the contact page."""
+    form = await read_form(request)
+    channel = form.text("channel")
+    data = {
+        "contact_id": contact_id,
+        "channel": channel,
+        "subject": form.text("subject"),
+        "body": form.get("body", ""),
+        "direction": "internal" if channel == "note" else form.text("direction") or "outbound",
+    }
+    try:
+        await log_interaction(data, actor)
+    except ValidationError as exc:
+        return await contact_page_response(
+            request,
+            actor,
+            contact_id,
+            log_form=form,
+            log_errors=_errors(request, exc),
+            status_code=422,
+        )
+    return redirect(f"/contacts/{contact_id}", "logged")
+
+
+@post("/contacts/{contact_id:int}/tasks", name="contact-task")
+async def contact_task(
+    request: Request[Any, Any, Any], actor: CurrentActor, contact_id: FromPath[int]
+) -> Response[Any] | Template:
+    form = await read_form(request)
+    try:
+        data = task_input(form, request_timezone(request))
+        data["contact_id"] = contact_id
+        await create_task(data, actor)
+    except ValidationError as exc:
+        return await contact_page_response(
+            request,
+            actor,
+            contact_id,
+            task_form=form,
+            task_errors=_errors(request, exc),
+            status_code=422,
+        )
+    return redirect(f"/contacts/{contact_id}", "task_created")
+
+
+ROUTES = [
+    contacts_list,
+    bulk_tag,
+    contact_form_page,
+    contact_create,
+    contact_edit_page,
+    contact_update,
+    contact_page,
+    contact_log,
+    contact_task,
+]
