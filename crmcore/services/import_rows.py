@@ -131,6 +131,8 @@ class RowPlan:
                 data["last_name"] = last.strip()
         country = self.cell(values, "country").upper()
         if country:
+            if len(country) > 2:
+                raise ValidationError.for_field("country", "is too long (at most 2 characters).")
             if not (len(country) == 2 and country.isalpha()):
                 raise ValidationError.for_field(
                     "country", "use a two-letter country code (IR, DE)."
