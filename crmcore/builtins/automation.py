@@ -33,28 +33,62 @@ def register_piccolo_apps() -> list[str]:
 
 
 async def _purge_jobs(payload: dict[str, Any], ctx: Any) -> int:
+    from crmcore.jobs import registry_for
     from crmcore.jobs.embedded import purge_finished
+    from crmcore.services.context import current_pm
 
+    if current_pm().settings is not None and current_pm().settings.queue_url:
+        return 0  # SAQ expires its own finished jobs
     days = float(payload.get("days", JOB_RETENTION.days))
-    return await purge_finished(timedelta(days=days))
+    return await purge_finished(timedelta(days=days), registry_for(current_pm()))
 
 
 @hookimpl
 def register_jobs() -> list[Any]:
     from crmcore.jobs import Job
+    from crmcore.services.automation import evaluate_scheduled_rules, run_rule
+    from crmcore.services.events import dispatch_job
+    from crmcore.services.webhooks import deliver_webhook
 
     return [
+        Job("automation.dispatch_events", dispatch_job, retries=2, backoff_s=5, schedule="5s"),
+        Job("automation.deliver_webhook", deliver_webhook, retries=6, backoff_s=30),
+        Job("automation.run_rule", run_rule, retries=5, backoff_s=60),
+        Job("automation.evaluate_schedules", evaluate_scheduled_rules, retries=3, schedule="daily"),
         Job("automation.purge_jobs", _purge_jobs, retries=1, schedule="hourly"),
     ]
 
 
 @hookimpl
+def register_automation_actions() -> list[Any]:
+    from crmcore.services.automation_actions import CORE_ACTIONS
+
+    return list(CORE_ACTIONS)
+
+
+@hookimpl
+def event_types() -> list[str]:
+    from crmcore.services.events import AUTOMATION_EVENT_TYPES
+
+    return list(AUTOMATION_EVENT_TYPES)
+
+
+@hookimpl
+def register_api_routes() -> list[Any]:
+    from crmcore.api.inbound import receive_inbound_post
+    from crmcore.api.webhooks import WebhookController
+
+    return [WebhookController, receive_inbound_post]
+
+
+@hookimpl
 def register_commands(cli: Any) -> None:
     from crmcore.cli.jobs import jobs
+    from crmcore.cli.webhooks import webhooks
     from crmcore.cli.worker import worker
 
-    cli.add_command(jobs)
-    cli.add_command(worker)
+    for command in (jobs, worker, webhooks):
+        cli.add_command(command)
 
 
 def embedded_runner_wanted(app: Any) -> bool:

@@ -170,15 +170,31 @@ class EmbeddedBackend:
         """Nothing to close: the queue lives in the CRM database."""
 
 
-async def purge_finished(older_than: timedelta) -> int:
-    """Delete done and cancelled jobs that finished more than ``older_than`` ago."""
-    cutoff = clock.now() - older_than
+async def purge_finished(older_than: timedelta, registry: JobRegistry | None = None) -> int:
+    """Delete done and cancelled jobs that finished more than ``older_than`` ago.
+
+    Jobs of periodic slots go sooner (after twice their period, at least an hour): their
+    rows only need to outlive the slot for the dedup key to do its work.
+    """
+    now = clock.now()
+    finished = QueuedJob.status.is_in(["done", "cancelled"])
+    deleted = 0
+    for job in registry.periodic() if registry is not None else ():
+        schedule = job.parsed_schedule
+        assert schedule is not None
+        keep = max(timedelta(seconds=2 * schedule.period_s), timedelta(hours=1))
+        rows = (
+            await QueuedJob.delete()
+            .where(finished & (QueuedJob.name == job.name) & (QueuedJob.finished_at < now - keep))
+            .returning(QueuedJob.id)
+        )
+        deleted += len(rows)
     rows = (
         await QueuedJob.delete()
-        .where(QueuedJob.status.is_in(["done", "cancelled"]) & (QueuedJob.finished_at < cutoff))
+        .where(finished & (QueuedJob.finished_at < now - older_than))
         .returning(QueuedJob.id)
     )
-    return len(rows)
+    return deleted + len(rows)
 
 
 def _claim_sql(engine_type: str) -> str:
