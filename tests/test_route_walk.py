@@ -1,0 +1,134 @@
+"""Every route of the app, plugins included, refuses requests without credentials unless it
+is on the explicit public list; a viewer is refused every write; an agent sees only the
+records it owns."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from auth_support import make_user, token_client
+
+from crmcore.services.actor import SYSTEM
+from crmcore.services.contacts import create_contact
+from crmcore.testing.plugin import make_client
+
+# Routes anyone may call. Adding one here is a security decision: say why next to it.
+PUBLIC = {
+    ("GET", "/healthz"),  # load balancer liveness check
+    ("GET", "/login"),  # the sign-in form
+    ("POST", "/login"),  # signing in (throttled)
+    ("GET", "/api/v1/calendar/{filename:str}"),  # iCal feed; the secret is in the file name
+    ("POST", "/api/v1/inbound/{source:str}"),  # inbound webhooks; verified by signature
+}
+PUBLIC_PREFIXES = ("/static/",)  # CSS, scripts, images
+
+# Routes where users act on their own account; open to read-only roles.
+SELF_SERVICE = {
+    ("POST", "/logout"),
+    ("PATCH", "/api/v1/me"),
+    ("POST", "/api/v1/me/password"),
+    ("GET", "/api/v1/tokens"),
+    ("POST", "/api/v1/tokens"),
+    ("DELETE", "/api/v1/tokens/{token_id:int}"),
+    ("OPTIONS", "/api/v1/tokens"),
+    ("OPTIONS", "/api/v1/tokens/{token_id:int}"),
+}
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+PARAM = re.compile(r"\{[^}:]+:[^}]+\}")
+
+
+def walk(app: Any) -> Iterator[tuple[str, str, Any]]:
+    """(method, route path, handler) for every HTTP route of the app."""
+    for route in app.routes:
+        for method, (handler, _model) in getattr(route, "route_handler_map", {}).items():
+            yield method, route.path, handler
+
+
+def concrete(path: str) -> str:
+    return PARAM.sub("1", path)
+
+
+def is_public_route(method: str, path: str) -> bool:
+    return (method, path) in PUBLIC or (
+        method in ("GET", "HEAD") and path.startswith(PUBLIC_PREFIXES)
+    )
+
+
+@pytest.mark.crm_plugins("*")
+async def test_public_and_self_service_routes_are_exactly_the_listed_ones(crm_app):
+    declared_public = {
+        (m, p) for m, p, h in walk(crm_app) if h.opt.get("public") and not p.startswith("/static/")
+    }
+    declared_self = {(m, p) for m, p, h in walk(crm_app) if h.opt.get("self_service")}
+    assert declared_public == PUBLIC
+    assert declared_self == SELF_SERVICE
+
+
+@pytest.mark.crm_plugins("*")
+async def test_no_route_answers_without_credentials_unless_public(crm_app):
+    answered = []
+    checked = 0
+    async with await make_client(crm_app) as client:
+        for method, path, handler in walk(crm_app):
+            if is_public_route(method, path) or handler.opt.get("public"):
+                continue
+            checked += 1
+            url = concrete(path)
+            response = await client.request(method, url)
+            if response.status_code == 302:
+                location = response.headers["location"]
+                if (
+                    method == "GET"
+                    and not path.startswith("/api/")
+                    and location.startswith("/login?next=")
+                ):
+                    continue
+            if response.status_code in (401, 403):
+                continue
+            answered.append(f"{method} {url} -> {response.status_code}")
+    assert answered == []
+    assert checked > 50  # the walk really covered the app
+
+
+@pytest.mark.crm_plugins("*")
+async def test_a_viewer_gets_403_on_every_write_route(crm_app):
+    viewer = await make_user("viewer")
+    allowed = []
+    checked = 0
+    async with await token_client(crm_app, viewer) as client:
+        for method, path, handler in walk(crm_app):
+            if method not in WRITE_METHODS or (method, path) in SELF_SERVICE:
+                continue
+            if is_public_route(method, path) or handler.opt.get("public"):
+                continue
+            checked += 1
+            response = await client.request(method, concrete(path), json={})
+            if response.status_code != 403:
+                allowed.append(f"{method} {concrete(path)} -> {response.status_code}")
+    assert allowed == []
+    assert checked > 20
+
+
+async def test_an_agent_sees_only_the_contacts_it_owns(crm_app):
+    ana = await make_user("agent", "ana@example.com")
+    bob = await make_user("agent", "bob@example.com")
+    manager = await make_user("manager", "boss@example.com")
+    own = await create_contact({"first_name": "Own", "owner_id": ana["id"]}, SYSTEM)
+    other = await create_contact({"first_name": "Other", "owner_id": bob["id"]}, SYSTEM)
+
+    async with await token_client(crm_app, ana) as client:
+        listed = await client.get("/api/v1/contacts")
+        assert listed.status_code == 200, listed.text
+        assert "Other" not in listed.text
+        assert "Own" in listed.text
+        assert (await client.get(f"/api/v1/contacts/{own['id']}")).status_code == 200
+        assert (await client.get(f"/api/v1/contacts/{other['id']}")).status_code == 404
+        patched = await client.patch(f"/api/v1/contacts/{other['id']}", json={"title": "x"})
+        assert patched.status_code == 404
+    async with await token_client(crm_app, manager) as client:
+        listed = await client.get("/api/v1/contacts")
+    assert "Own" in listed.text and "Other" in listed.text
