@@ -37,8 +37,9 @@ __all__ = [
 
 TEMPLATE_DIR = Path(__file__).parent / "template"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-# The table is ``<name>_note`` and PostgreSQL identifiers stop at 63 bytes: keep room.
-MAX_NAME_LENGTH = 40
+# Long enough for a clear name; short enough for generated code lines and PostgreSQL
+# identifiers (63 bytes) built from it.
+MAX_NAME_LENGTH = 32
 FEATURES = ("table", "page", "api", "panel", "command")
 
 
