@@ -18,6 +18,7 @@ from crmcore.services.outbox import emit_event
 from crmcore.services.pagination import Page, check_limit, decode_cursor, encode_cursor
 from crmcore.services.records import (
     clean_text,
+    engine_type,
     fetch,
     iso,
     load_json,
@@ -27,7 +28,7 @@ from crmcore.services.records import (
     require,
 )
 from crmcore.services.transaction import after_commit, write_transaction
-from crmcore.tables import Company, CompanyTag, Contact, Tag, User
+from crmcore.tables import Company, CompanyTag, Contact, User
 
 __all__ = [
     "create_company",
@@ -189,12 +190,15 @@ async def tag_ids(names: list[str]) -> dict[str, int]:
     """Ids of the named tags, creating missing ones (call inside a write transaction)."""
     found: dict[str, int] = {}
     for name in names:
-        rows = await fetch("SELECT id FROM tag WHERE lower(name) = lower(CAST({} AS TEXT))", [name])
-        if rows:
-            found[name] = rows[0]["id"]
-        else:
-            inserted = await Tag.insert(Tag(name=name))
-            found[name] = inserted[0]["id"]
+        select = "SELECT id FROM tag WHERE lower(name) = lower(CAST({} AS TEXT))"
+        rows = await fetch(select, [name])
+        if not rows:
+            # A concurrent writer may be creating the same tag: its row wins, ours is skipped.
+            await fetch(
+                "INSERT INTO tag (name, color) VALUES ({}, '') ON CONFLICT DO NOTHING", [name]
+            )
+            rows = await fetch(select, [name])
+        found[name] = rows[0]["id"]
     return found
 
 
@@ -363,6 +367,10 @@ async def get_or_create_company(name: str, domain: str | None, actor: Actor) -> 
     if not name and not clean_domain:
         raise ValidationError.for_field("company", "give a company name or domain.")
     async with write_transaction():
+        if engine_type() == "postgres":
+            # Two requests naming the same new company must not create it twice.
+            key = (clean_domain or name).lower()
+            await fetch("SELECT pg_advisory_xact_lock(hashtext(CAST({} AS TEXT)))", [key])
         rows: list[dict[str, Any]] = []
         if clean_domain:
             rows = await fetch(
