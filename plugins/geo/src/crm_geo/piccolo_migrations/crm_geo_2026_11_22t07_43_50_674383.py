@@ -44,13 +44,9 @@ DESCRIPTION = "first"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="crm_geo", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="crm_geo", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="Location", tablename="geo_location", schema=None, columns=None
-    )
+    manager.add_table(class_name="Location", tablename="geo_location", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="Location",

@@ -1,0 +1,233 @@
+"""Spatial queries over stored locations: radius, polygon, bounding box and nearest N.
+
+Each runs one indexed SQL query (see :mod:`crm_geo.sql`) and returns :class:`Hit` values
+sorted by distance (radius, nearest) or by id (polygon, box). Record scope holds as in the
+core: an actor limited to their own records only finds contacts and companies they own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from crm_geo import sql as geo_sql
+from crm_geo.spatial import (
+    BoundingBox,
+    bounding_box,
+    haversine_km,
+    point_in_polygon,
+    polygon_bbox,
+    split_antimeridian,
+)
+from crm_geo.validation import MAX_RADIUS_KM, check_km, check_lat, check_lon, check_polygon
+from crmcore.db.runtime import current_database
+from crmcore.errors import ValidationError
+from crmcore.services.actor import Actor
+from crmcore.services.records import engine_type, fetch, require
+
+__all__ = [
+    "KINDS",
+    "Hit",
+    "in_bbox",
+    "nearest",
+    "within_polygon",
+    "within_radius",
+]
+
+KINDS = ("contact", "company")
+READ = "geo.read"
+_FIRST_NEAREST_KM = 5.0
+
+_SELECT = (
+    "SELECT l.id AS location_id, l.contact, l.company, l.lat, l.lon, l.source, "
+    "l.precision_m, l.label, c.first_name, c.last_name, c.email, co.name AS company_name"
+)
+_FROM = (
+    "FROM geo_location l LEFT JOIN contact c ON c.id = l.contact "
+    "LEFT JOIN company co ON co.id = l.company"
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A contact or company found by a spatial query."""
+
+    kind: str
+    id: int
+    name: str
+    lat: float
+    lon: float
+    distance_km: float | None
+    source: str
+    precision_m: int
+    label: str
+    location_id: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _kinds(kinds: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(kinds))
+    unknown = [kind for kind in chosen if kind not in KINDS]
+    if unknown or not chosen:
+        raise ValidationError.for_field("kind", f"must be among {', '.join(KINDS)}.")
+    return chosen
+
+
+def _scope(actor: Actor, kinds: tuple[str, ...]) -> tuple[list[str], list[Any]]:
+    where = []
+    args: list[Any] = []
+    if kinds == ("contact",):
+        where.append("l.contact IS NOT NULL")
+    elif kinds == ("company",):
+        where.append("l.company IS NOT NULL")
+    if not actor.sees_all_records:
+        where.append("COALESCE(c.owner, co.owner) = {}")
+        args.append(actor.user_id)
+    return where, args
+
+
+def _hit(row: dict[str, Any], distance_km: float | None) -> Hit:
+    if row["contact"] is not None:
+        name = " ".join(p for p in (row["first_name"], row["last_name"]) if p)
+        kind, ident, name = "contact", row["contact"], name or row["email"] or ""
+    else:
+        kind, ident, name = "company", row["company"], row["company_name"] or ""
+    return Hit(
+        kind=kind,
+        id=ident,
+        name=name,
+        lat=row["lat"],
+        lon=row["lon"],
+        distance_km=distance_km,
+        source=row["source"],
+        precision_m=row["precision_m"],
+        label=row["label"],
+        location_id=row["location_id"],
+    )
+
+
+async def _radius_rows(
+    lat: float, lon: float, km: float, where: list[str], args: list[Any], limit: int | None
+) -> list[dict[str, Any]]:
+    engine = engine_type()
+    distance, distance_args = geo_sql.distance_sql(engine, lat, lon, alias="q")
+    if await geo_sql.has_earth_index(current_database()):
+        index, index_args = geo_sql.earth_condition(lat, lon, km)
+    else:
+        index, index_args = geo_sql.box_condition(engine, bounding_box(lat, lon, km))
+    sql = (
+        f"SELECT * FROM (SELECT q.*, {distance} AS distance_km "
+        f"FROM ({_SELECT} {_FROM} WHERE {' AND '.join([index, *where])}) q) d "
+        "WHERE d.distance_km <= {} ORDER BY d.distance_km, d.location_id"
+    )
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return await fetch(sql, [*distance_args, *index_args, *args, km])
+
+
+async def within_radius(
+    actor: Actor,
+    lat: float,
+    lon: float,
+    km: float,
+    *,
+    kinds: Sequence[str] = KINDS,
+    limit: int | None = None,
+) -> list[Hit]:
+    """Contacts and companies within ``km`` of (lat, lon), nearest first."""
+    require(actor, READ)
+    lat, lon, km = check_lat(lat), check_lon(lon), check_km(km)
+    where, args = _scope(actor, _kinds(kinds))
+    rows = await _radius_rows(lat, lon, km, where, args, limit)
+    return [_hit(row, row["distance_km"]) for row in rows]
+
+
+async def nearest(
+    actor: Actor,
+    lat: float,
+    lon: float,
+    n: int,
+    *,
+    kinds: Sequence[str] = KINDS,
+    max_km: float | None = None,
+) -> list[Hit]:
+    """The ``n`` contacts/companies nearest to (lat, lon), nearest first.
+
+    Searches a growing radius (5 km, then four times wider) until it holds ``n`` points: the
+    ``n`` nearest within a radius are the ``n`` nearest overall, so the answer is exact while
+    each step stays an indexed radius query.
+    """
+    require(actor, READ)
+    lat, lon = check_lat(lat), check_lon(lon)
+    if not 1 <= n <= 1000:
+        raise ValidationError.for_field("n", "must be between 1 and 1000.")
+    limit_km = MAX_RADIUS_KM if max_km is None else check_km(max_km, "max_km")
+    where, args = _scope(actor, _kinds(kinds))
+    radius = min(_FIRST_NEAREST_KM, limit_km)
+    while True:
+        rows = await _radius_rows(lat, lon, radius, where, args, n)
+        if len(rows) >= n or radius >= limit_km:
+            return [_hit(row, row["distance_km"]) for row in rows]
+        radius = min(radius * 4.0, limit_km)
+
+
+async def within_polygon(
+    actor: Actor,
+    polygon: Any,
+    *,
+    kinds: Sequence[str] = KINDS,
+    limit: int | None = None,
+) -> list[Hit]:
+    """Contacts and companies inside a polygon of [lat, lon] vertices, by id."""
+    require(actor, READ)
+    vertices = check_polygon(polygon)
+    where, args = _scope(actor, _kinds(kinds))
+    index, index_args = geo_sql.box_condition(
+        engine_type(), split_antimeridian(polygon_bbox(vertices))
+    )
+    rows = await fetch(
+        f"{_SELECT} {_FROM} WHERE {' AND '.join([index, *where])} ORDER BY l.id",
+        [*index_args, *args],
+    )
+    hits = [_hit(row, None) for row in rows if point_in_polygon(row["lat"], row["lon"], vertices)]
+    return hits[:limit] if limit is not None else hits
+
+
+async def in_bbox(
+    actor: Actor,
+    min_lat: float,
+    min_lon: float,
+    max_lat: float,
+    max_lon: float,
+    *,
+    kinds: Sequence[str] = KINDS,
+    limit: int | None = None,
+    center: tuple[float, float] | None = None,
+) -> list[Hit]:
+    """Contacts and companies inside a lat/lon box, by id.
+
+    ``min_lon > max_lon`` means the box crosses the antimeridian (170 .. -170). With
+    ``center`` each hit carries its distance from it.
+    """
+    require(actor, READ)
+    min_lat, max_lat = check_lat(min_lat, "min_lat"), check_lat(max_lat, "max_lat")
+    min_lon, max_lon = check_lon(min_lon, "min_lon"), check_lon(max_lon, "max_lon")
+    if min_lat > max_lat:
+        raise ValidationError.for_field("min_lat", "must not be above max_lat.")
+    east = max_lon if max_lon >= min_lon else max_lon + 360.0
+    boxes = split_antimeridian(BoundingBox(min_lat, max_lat, min_lon, east))
+    where, args = _scope(actor, _kinds(kinds))
+    index, index_args = geo_sql.box_condition(engine_type(), boxes)
+    exact = " OR ".join("(l.lat BETWEEN {} AND {} AND l.lon BETWEEN {} AND {})" for _box in boxes)
+    exact_args = [v for box in boxes for v in (box.min_lat, box.max_lat, box.min_lon, box.max_lon)]
+    sql = f"{_SELECT} {_FROM} WHERE {' AND '.join([index, f'({exact})', *where])} ORDER BY l.id"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    rows = await fetch(sql, [*index_args, *exact_args, *args])
+    return [
+        _hit(row, haversine_km(center[0], center[1], row["lat"], row["lon"]) if center else None)
+        for row in rows
+    ]

@@ -1,0 +1,178 @@
+"""Spatial SQL over ``geo_location`` for both engines, with Piccolo's ``{}`` placeholders.
+
+Every query has two steps: an *index step* that selects a superset of candidates by
+bounding box (the SQLite R*Tree, or the PostgreSQL btree on (lat, lon) or GiST on
+``ll_to_earth``), and an *exact step* (haversine or ray casting) written with the same
+formula and Earth radius as :mod:`crm_geo.spatial`, so SQL and Python agree on who is
+inside. The R*Tree stores 32-bit floats rounded outwards, which only ever adds candidates.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from crm_geo.spatial import EARTH_RADIUS_KM, BoundingBox
+
+__all__ = [
+    "box_condition",
+    "distance_expr",
+    "distance_sql",
+    "earth_condition",
+    "fence_condition",
+    "has_earth_index",
+    "polygon_condition",
+]
+
+# Padding of SQL boxes in degrees (about a centimetre): a point on the exact edge of a box
+# must not be lost to rounding before the exact test decides.
+BOX_PAD_DEG = 1e-7
+
+# earthdistance's sphere (earth() = 6378168 m) is larger than ours: a radius in our km is
+# scaled to the same angle on its sphere, plus a margin, so earth_box() never cuts short.
+_EARTH_FUNCTION_M = 6378168.0
+_EARTH_BOX_MARGIN = 1.000001
+
+
+def distance_expr(engine_type: str, lat: str, lon: str, alias: str = "l") -> str:
+    """Great-circle distance in km from the point (``lat``, ``lon``: SQL expressions) to
+    the row ``alias``: the very expression of :func:`crm_geo.spatial.haversine_km`."""
+    clamp = "min" if engine_type == "sqlite" else "least"
+    return (
+        f"(2.0 * {EARTH_RADIUS_KM!r} * asin({clamp}(1.0, sqrt("
+        f"power(sin((radians({alias}.lat) - radians({lat})) / 2.0), 2) "
+        f"+ cos(radians({lat})) * cos(radians({alias}.lat)) "
+        f"* power(sin(radians({alias}.lon - {lon}) / 2.0), 2)))))"
+    )
+
+
+def distance_sql(
+    engine_type: str, lat: float, lon: float, alias: str = "l"
+) -> tuple[str, list[Any]]:
+    """:func:`distance_expr` from a fixed point, with its arguments."""
+    return distance_expr(engine_type, "{}", "{}", alias), [float(lat), float(lat), float(lon)]
+
+
+def box_condition(
+    engine_type: str, boxes: Sequence[BoundingBox], alias: str = "l"
+) -> tuple[str, list[Any]]:
+    """Rows whose point may lie in any of ``boxes`` (each within [-180, 180]), by index."""
+    args: list[Any] = []
+    parts = []
+    for box in boxes:
+        args += [
+            box.min_lat - BOX_PAD_DEG,
+            box.max_lat + BOX_PAD_DEG,
+            box.min_lon - BOX_PAD_DEG,
+            box.max_lon + BOX_PAD_DEG,
+        ]
+        if engine_type == "sqlite":
+            parts.append(
+                "SELECT id FROM geo_location_rtree WHERE max_lat >= {} AND min_lat <= {} "
+                "AND max_lon >= {} AND min_lon <= {}"
+            )
+        else:
+            parts.append(
+                f"({alias}.lat BETWEEN {{}} AND {{}} AND {alias}.lon BETWEEN {{}} AND {{}})"
+            )
+    if not parts:
+        return "1 = 0", []
+    if engine_type == "sqlite":
+        return f"{alias}.id IN ({' UNION ALL '.join(parts)})", args
+    return f"({' OR '.join(parts)})", args
+
+
+def earth_condition(lat: float, lon: float, km: float, alias: str = "l") -> tuple[str, list[Any]]:
+    """PostgreSQL with earthdistance: rows within a cube around the point (GiST-indexed)."""
+    radius_m = km / EARTH_RADIUS_KM * _EARTH_FUNCTION_M * _EARTH_BOX_MARGIN + 1.0
+    return (
+        f"earth_box(ll_to_earth({{}}, {{}}), {{}}) @> ll_to_earth({alias}.lat, {alias}.lon)",
+        [float(lat), float(lon), radius_m],
+    )
+
+
+def _literal(value: float) -> str:
+    return repr(float(value))
+
+
+def polygon_condition(
+    polygon: Sequence[tuple[float, float]], alias: str = "l"
+) -> tuple[str, list[Any]]:
+    """Ray casting in SQL, the same test as :func:`crm_geo.spatial.point_in_polygon`.
+
+    The row's longitude is first brought within half a turn of the first vertex, so fences
+    across the antimeridian work. Vertices are inlined as float literals (they are floats
+    the service validated), which keeps the expression free of typed parameters.
+    """
+    ref = float(polygon[0][1])
+    lon = f"({alias}.lon - 360.0 * floor(({alias}.lon - {_literal(ref)} + 180.0) / 360.0))"
+    lat = f"{alias}.lat"
+    terms = []
+    prev_lat, prev_lon = polygon[-1]
+    for vert_lat, vert_lon in polygon:
+        if vert_lat != prev_lat:
+            slope = (prev_lon - vert_lon) / (prev_lat - vert_lat)
+            low, high = sorted((float(vert_lat), float(prev_lat)))
+            # (vert_lat > lat) != (prev_lat > lat)  <=>  low <= lat < high
+            terms.append(
+                f"CASE WHEN {lat} >= {_literal(low)} AND {lat} < {_literal(high)} "
+                f"AND {lon} < {_literal(vert_lon)} + ({lat} - {_literal(vert_lat)}) "
+                f"* {_literal(slope)} THEN 1 ELSE 0 END"
+            )
+        prev_lat, prev_lon = vert_lat, vert_lon
+    if not terms:
+        return "1 = 0", []
+    return f"(({' + '.join(terms)}) % 2 = 1)", []
+
+
+def fence_condition(engine_type: str, alias: str = "l", fence: str = "g") -> str:
+    """Whether the location ``alias`` lies inside the geofence row ``fence``: its boxes by
+    index, then the circle's haversine or the polygon's ray casting over its edges."""
+    if engine_type == "sqlite":
+        index = (
+            f"{alias}.id IN (SELECT r.id FROM geo_location_rtree r "
+            f"WHERE r.max_lat >= {fence}.min_lat AND r.min_lat <= {fence}.max_lat "
+            f"AND ((r.max_lon >= {fence}.min_lon AND r.min_lon <= {fence}.max_lon) "
+            f"OR (r.max_lon >= {fence}.min_lon2 AND r.min_lon <= {fence}.max_lon2)))"
+        )
+    else:
+        index = (
+            f"{alias}.lat BETWEEN {fence}.min_lat AND {fence}.max_lat "
+            f"AND ({alias}.lon BETWEEN {fence}.min_lon AND {fence}.max_lon "
+            f"OR {alias}.lon BETWEEN {fence}.min_lon2 AND {fence}.max_lon2)"
+        )
+    circle = distance_expr(engine_type, f"{fence}.center_lat", f"{fence}.center_lon", alias)
+    shifted = f"({alias}.lon - 360.0 * floor(({alias}.lon - {fence}.ref_lon + 180.0) / 360.0))"
+    crossings = (
+        f"(SELECT count(*) FROM geo_geofence_edge e WHERE e.geofence = {fence}.id "
+        f"AND e.min_lat <= {alias}.lat AND {alias}.lat < e.max_lat "
+        f"AND {shifted} < e.vert_lon + ({alias}.lat - e.vert_lat) * e.slope)"
+    )
+    return (
+        f"{index} AND (({fence}.kind = 'circle' AND {circle} <= {fence}.radius_km) "
+        f"OR ({fence}.kind = 'polygon' AND {crossings} % 2 = 1))"
+    )
+
+
+# id(database) -> (weak reference to it, answer); Database objects are not hashable.
+_earth_index: dict[int, tuple[weakref.ref[Any], bool]] = {}
+
+
+async def has_earth_index(database: Any) -> bool:
+    """Whether the migration could create the earthdistance GiST index (asked once per
+    open database: an extension appears or disappears only with a migration)."""
+    if database.is_sqlite:
+        return False
+    cached = _earth_index.get(id(database))
+    if cached is not None and cached[0]() is database:
+        return cached[1]
+    from crm_geo.tables import Location
+
+    rows = await Location.raw(
+        "SELECT 1 AS found FROM pg_indexes WHERE indexname = 'geo_location_earth' "
+        "AND schemaname = current_schema()"
+    )
+    known = bool(rows)
+    _earth_index[id(database)] = (weakref.ref(database), known)
+    return known
