@@ -197,13 +197,16 @@ async def test_webhook_api_needs_automation_permission(crm_app, crm_db):
 
 def test_webhooks_cli_add_list_remove(crm_cli):
     assert crm_cli("db", "migrate").exit_code == 0
-    added = crm_cli("webhooks", "add", "https://example.com/hook", "--events", "contact.*")
+    url = "https://example.com/hook-cli"
+    added = crm_cli("webhooks", "add", url, "--events", "contact.*")
     assert added.exit_code == 0, added.output
     assert "secret:" in added.output.lower()
-    listed = crm_cli("webhooks", "list", "--json")
-    [hook] = json.loads(listed.output)
-    assert hook["url"] == "https://example.com/hook" and hook["events"] == ["contact.*"]
+    listed = json.loads(crm_cli("webhooks", "list", "--json").output)
+    [hook] = [h for h in listed if h["url"] == url]
+    assert hook["events"] == ["contact.*"] and "secret" not in hook
     assert crm_cli("webhooks", "remove", str(hook["id"])).exit_code == 0
-    assert json.loads(crm_cli("webhooks", "list", "--json").output) == []
+    listed = json.loads(crm_cli("webhooks", "list", "--json").output)
+    assert all(h["url"] != url for h in listed)
     bad = crm_cli("webhooks", "add", "not a url", "--events", "*")
-    assert bad.exit_code != 0 and "url" in bad.output
+    assert bad.exit_code == 2 and "url" in bad.output
+    assert crm_cli("webhooks", "remove", "999999").exit_code == 1

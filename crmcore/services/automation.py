@@ -68,7 +68,7 @@ class ActionContext:
 class Action:
     """Something a rule can do to a contact.
 
-    ``params`` maps each parameter to a label for forms; labels containing ``(optional)``
+    ``params`` maps each parameter to a label for forms; labels containing ``(optional``
     mark optional ones. ``run(contact_id, params, ctx)`` does the work and returns JSON data
     for the run log. Raise :class:`crmcore.errors.CRMError` (e.g. ValidationError) for a
     problem retrying cannot fix; any other exception is retried with back-off.
@@ -81,7 +81,7 @@ class Action:
 
     @property
     def required(self) -> list[str]:
-        return [name for name, label in self.params.items() if "(optional)" not in label]
+        return [name for name, label in self.params.items() if "(optional" not in label]
 
 
 def rule_actor(rule: dict[str, Any]) -> Actor:
