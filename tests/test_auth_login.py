@@ -195,3 +195,34 @@ async def test_login_page_renders_the_form(crm_anon_client):
     assert 'name="email"' in response.text
     assert 'name="password"' in response.text
     assert 'value="/contacts"' in response.text
+
+
+async def test_expired_session_no_longer_authenticates(crm_app):
+    await make_user("agent", "ana@example.com")
+    async with await browser(crm_app) as client:
+        await sign_in(client, "ana@example.com")
+        await WebSession.update(
+            {WebSession.expires_at: datetime.now(UTC) - timedelta(seconds=1)}, force=True
+        )
+        assert (await client.get("/api/v1/me")).status_code == 401
+    assert await WebSession.count() == 0
+
+
+async def test_housekeeping_job_purges_expired_sessions_and_old_attempts(crm_app):
+    from crmcore.builtins.auth import purge_expired
+    from crmcore.jobs.registry import registry_for
+
+    assert registry_for(crm_app.state.pm).get("auth.purge_expired").func is purge_expired
+    user = await make_user("agent", "ana@example.com")
+    now = datetime.now(UTC)
+    await WebSession.insert(
+        WebSession(key_hash="old", user=user["id"], csrf_token="t", expires_at=now - timedelta(1)),
+        WebSession(key_hash="new", user=user["id"], csrf_token="t", expires_at=now + timedelta(1)),
+    )
+    await LoginAttempt.insert(
+        LoginAttempt(email="a@example.com", ip="1.2.3.4", at=now - timedelta(days=31)),
+        LoginAttempt(email="a@example.com", ip="1.2.3.4", at=now - timedelta(days=1)),
+    )
+    assert await purge_expired({}, None) == {"sessions": 1, "attempts": 1}
+    assert [r["key_hash"] for r in await WebSession.select(WebSession.key_hash)] == ["new"]
+    assert await LoginAttempt.count() == 1

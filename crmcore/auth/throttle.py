@@ -77,6 +77,11 @@ async def record_attempt(email: str, ip: str, success: bool) -> None:
     )
 
 
-async def purge_old_attempts(keep: timedelta = timedelta(days=30)) -> None:
-    """Drop attempts older than ``keep`` (login history is kept that long)."""
-    await LoginAttempt.delete().where(LoginAttempt.at < datetime.now(UTC) - keep)
+async def purge_old_attempts(keep: timedelta = timedelta(days=30)) -> int:
+    """Drop attempts older than ``keep`` (login history is kept that long); returns how many."""
+    rows = await (
+        LoginAttempt.delete()
+        .where(LoginAttempt.at < datetime.now(UTC) - keep)
+        .returning(LoginAttempt.id)
+    )
+    return len(rows)

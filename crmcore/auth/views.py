@@ -58,14 +58,19 @@ def _login_page(
     )
 
 
+def _next_field(raw: str | None) -> str:
+    """What the form's hidden ``next`` field keeps: a safe target, or nothing."""
+    return safe_next(raw) if raw else ""
+
+
 @get("/login", opt={"public": True}, name="login", include_in_schema=False, sync_to_thread=False)
 def login_page(request: Request[Any, Any, Any]) -> Template | Redirect:
     """The sign-in form; someone already signed in goes straight on."""
-    next_url = safe_next(request.query_params.get("next"))
+    raw_next = request.query_params.get("next")
     identity = request_identity(request)
     if identity is not None and identity.session is not None:
-        return Redirect(path=next_url, status_code=302)
-    return _login_page(next_url=request.query_params.get("next") and next_url or "")
+        return Redirect(path=safe_next(raw_next), status_code=302)
+    return _login_page(next_url=_next_field(raw_next))
 
 
 @post("/login", opt={"public": True}, include_in_schema=False)
@@ -83,7 +88,7 @@ async def login_submit(request: Request[Any, Any, Any]) -> Template | Redirect |
         return _login_page(
             error=f"Too many failed sign-in attempts. Try again in about {minutes} minute(s).",
             email=email,
-            next_url=raw_next and next_url,
+            next_url=_next_field(raw_next),
             status_code=429,
             headers={"Retry-After": str(throttled.retry_after)},
         )
@@ -93,7 +98,7 @@ async def login_submit(request: Request[Any, Any, Any]) -> Template | Redirect |
         return _login_page(
             error="Wrong email or password.",
             email=email,
-            next_url=raw_next and next_url,
+            next_url=_next_field(raw_next),
             status_code=401,
         )
     previous = request.cookies.get(COOKIE_NAME)

@@ -45,6 +45,21 @@ def register_api_routes() -> list[Any]:
     ]
 
 
+async def purge_expired(payload: dict[str, Any], ctx: Any) -> dict[str, int]:
+    """Hourly housekeeping: expired sessions, and login attempts older than 30 days."""
+    from crmcore.auth.sessions import purge_expired_sessions
+    from crmcore.auth.throttle import purge_old_attempts
+
+    return {"sessions": await purge_expired_sessions(), "attempts": await purge_old_attempts()}
+
+
+@hookimpl
+def register_jobs() -> list[Any]:
+    from crmcore.jobs import Job
+
+    return [Job("auth.purge_expired", purge_expired, retries=2, schedule="hourly")]
+
+
 @hookimpl
 def register_commands(cli: Any) -> None:
     from crmcore.cli.audit import audit

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crmcore.errors import NotFound, PermissionDenied, ValidationError
+from crmcore.errors import NotFound, ValidationError
 from crmcore.services.actor import SYSTEM, Actor
 from crmcore.services.audit import record_audit
 from crmcore.services.roles import validate_permissions
@@ -195,9 +195,3 @@ async def authenticate_token(token: str) -> TokenInfo | None:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def check_token_owner(actor: Actor, user_id: int) -> None:
-    """Only the user themselves, or a holder of ``users.manage``, manages someone's tokens."""
-    if actor.user_id != user_id and not actor.can("users.manage"):
-        raise PermissionDenied("you may only manage your own API tokens")
