@@ -34,11 +34,13 @@ def register_api_routes() -> list[Any]:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
+    from crmcore.cli.demo import demo
     from crmcore.cli.interactions import interactions
     from crmcore.cli.tasks import tasks
 
     cli.add_command(interactions)
     cli.add_command(tasks)
+    cli.add_command(demo)
 
 
 @hookimpl

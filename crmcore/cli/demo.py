@@ -1,0 +1,43 @@
+"""``crm demo``: fill an empty instance with realistic, seeded demo data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from crmcore.cli.context import CLIContext, echo_json, pass_ctx
+
+
+@click.command()
+@click.option("--contacts", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same data.")
+@click.option("--force", is_flag=True, help="Add demo data even if the instance has contacts.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was created as JSON.")
+@pass_ctx
+def demo(obj: CLIContext, contacts: int, seed: int, force: bool, as_json: bool) -> None:
+    """Fill the instance with demo contacts (Persian and English), companies, owners, tags,
+    custom fields, two years of interactions and purchases, and tasks around today."""
+    from crmcore.demo import DemoRefused, generate_demo
+
+    def progress(message: str) -> None:
+        if not as_json:
+            click.echo(message, err=True)
+
+    async def go(_db: Any) -> Any:
+        return await generate_demo(contacts, seed, force=force, progress=progress)
+
+    try:
+        report = obj.run(go)
+    except DemoRefused as exc:
+        raise click.ClickException(exc.message) from exc
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    click.echo(
+        f"Created {report.contacts:,} contacts, {report.companies:,} companies, "
+        f"{report.interactions:,} interactions and {report.tasks:,} tasks "
+        f"in {report.seconds:.1f} s."
+    )
+    if report.users:
+        click.echo(f"Demo users ({report.password} is their password): {', '.join(report.users)}")
