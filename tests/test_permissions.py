@@ -32,6 +32,11 @@ class SecretsPlugin:
                 "See where people live",
                 restricts=(("crm_user", "timezone"),),
             ),
+            Permission(
+                "secrets.view_title",
+                "See contacts' job titles",
+                restricts=(("contact", "title"),),
+            ),
         ]
 
     @hookimpl
@@ -193,3 +198,30 @@ async def test_record_scope_limits_agents_to_their_own_records(crm_db):
     assert sees_record(manager, None)
     with pytest.raises(NotFound):
         ensure_sees_record(agent, "contact 2", bob["id"])
+
+
+@pytest.mark.crm_plugins("secrets")
+async def test_restricted_contact_field_is_absent_from_contacts_api_and_masked_in_audit(
+    secrets_plugin, crm_app, crm_client
+):
+    from crmcore.services.actor import SYSTEM
+    from crmcore.services.contacts import create_contact, update_contact
+
+    manager = await make_user("manager")
+    contact = await create_contact({"first_name": "Reza", "title": "Chief Secret Officer"}, SYSTEM)
+    await update_contact(contact["id"], {"title": "Head of Secrets"}, SYSTEM)
+
+    async with await token_client(crm_app, manager) as client:
+        shown = await client.get(f"/api/v1/contacts/{contact['id']}")
+        listed = await client.get("/api/v1/contacts")
+        audit = await client.get(f"/api/v1/audit?table=contact&record={contact['id']}")
+    assert shown.status_code == 200
+    assert "title" not in shown.json()
+    assert "Secret" not in listed.text
+    assert audit.status_code == 200
+    assert "Secret" not in audit.text
+    update = next(e for e in audit.json() if e["action"] == "update")
+    assert update["changes"]["title"] == ["***", "***"]
+
+    admin_view = await crm_client.get(f"/api/v1/contacts/{contact['id']}")
+    assert admin_view.json()["title"] == "Head of Secrets"
