@@ -48,7 +48,8 @@ class Panel:
 
 @dataclass(frozen=True)
 class Card:
-    """A dashboard card. ``width`` is 1 (one grid column) or 2+ (the whole row)."""
+    """A dashboard card. ``width`` is 1 (one grid column), 2 (two columns: room for a chart)
+    or 3 and more (the whole row). Narrow screens show every card at full width."""
 
     title: str
     html: Markup

@@ -161,9 +161,13 @@ def page_context(request: Any) -> dict[str, Any]:
     from crmcore.web.views.session import csrf_token_for, request_actor, request_user
 
     lang = request_language(request)
+    direction = text_direction(lang)
     return {
         "lang": lang,
-        "dir": text_direction(lang),
+        "dir": direction,
+        # Between parts of a line ("Edit · Sara"). In Persian a middle dot reads as the digit
+        # zero (۰), so right-to-left pages use a dash.
+        "sep": "–" if direction == "rtl" else "·",
         "tz": request_timezone(request),
         "current_user": request_user(request),
         "actor": request_actor(request),

@@ -188,7 +188,7 @@ async def contact_page_response(
         "quick_channels": QUICK_LOG_CHANNELS,
         "log_values": log_form or FormValues([("channel", "phone")]),
         "log_errors": log_errors or {},
-        "task_values": task_form or FormValues([]),
+        "task_values": task_form or FormValues([("channel", "phone")]),
         "task_errors": task_errors or {},
         "now": dt.datetime.now(dt.UTC),
     }

@@ -61,7 +61,7 @@ async def _tasks_context(
         "names": await contact_names({t["contact_id"] for t in page.items if t["contact_id"]}),
         "users": await user_names(),
         "now": dt.datetime.now(dt.UTC),
-        "values": FormValues([]),
+        "values": FormValues([("channel", "phone")]),
         "errors": {},
     }
 
