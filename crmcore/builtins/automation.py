@@ -78,19 +78,27 @@ def register_api_routes() -> list[Any]:
     from crmcore.api.automation import AutomationController
     from crmcore.api.inbound import receive_inbound_post
     from crmcore.api.jobs import JobController
+    from crmcore.api.privacy import PrivacyController
     from crmcore.api.webhooks import WebhookController
 
-    return [WebhookController, AutomationController, JobController, receive_inbound_post]
+    return [
+        WebhookController,
+        AutomationController,
+        JobController,
+        PrivacyController,
+        receive_inbound_post,
+    ]
 
 
 @hookimpl
 def register_commands(cli: Any) -> None:
     from crmcore.cli.automation import automation
     from crmcore.cli.jobs import jobs
+    from crmcore.cli.privacy import privacy
     from crmcore.cli.webhooks import webhooks
     from crmcore.cli.worker import worker
 
-    for command in (jobs, worker, webhooks, automation):
+    for command in (jobs, worker, webhooks, automation, privacy):
         cli.add_command(command)
 
 
