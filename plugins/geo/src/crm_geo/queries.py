@@ -231,3 +231,65 @@ async def in_bbox(
         _hit(row, haversine_km(center[0], center[1], row["lat"], row["lon"]) if center else None)
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class Center:
+    """The point a radius query is measured from, and the record it stands for (if any)."""
+
+    lat: float
+    lon: float
+    name: str
+    kind: str | None = None
+    id: int | None = None
+
+
+async def resolve_center(
+    actor: Actor,
+    *,
+    lat: float | None = None,
+    lon: float | None = None,
+    contact_id: int | None = None,
+    company_id: int | None = None,
+    city: str | None = None,
+) -> Center:
+    """A point given as coordinates, as a contact or company (its location), or as a city
+    name (geocoded): "within 10 km of this point / this contact / Shiraz"."""
+    from crm_geo.geocoding import geocode_text
+    from crm_geo.locations import get_location, location_of
+
+    given = [
+        name
+        for name, value in (
+            ("lat", lat if lat is not None or lon is not None else None),
+            ("contact_id", contact_id),
+            ("company_id", company_id),
+            ("city", city or None),
+        )
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise ValidationError(
+            "say where to measure from",
+            {"lat": "give lat and lon, or contact_id, company_id or city (exactly one)."},
+        )
+    if given[0] == "lat":
+        if lat is None or lon is None:
+            raise ValidationError.for_field("lat", "lat and lon go together.")
+        return Center(check_lat(lat), check_lon(lon), f"{lat:.5f}, {lon:.5f}")
+    if given[0] == "city":
+        from crmcore.services.records import plugin_manager
+
+        place = await geocode_text(str(city), plugin_manager())
+        if place is None:
+            raise ValidationError.for_field("city", f"no known place is called {city!r}.")
+        return Center(place.lat, place.lon, place.name)
+    kind = "contact" if given[0] == "contact_id" else "company"
+    ident = int(contact_id if kind == "contact" else company_id)  # type: ignore[arg-type]
+    location = await location_of(**{f"{kind}_id": ident})
+    if location is None:
+        raise ValidationError.for_field(
+            given[0], f"{kind} {ident} has no location yet; set one or geocode its address."
+        )
+    await get_location(location["id"], actor)  # the actor must be allowed to see it
+    return Center(location["lat"], location["lon"], location["label"], kind, ident)
