@@ -73,6 +73,19 @@ async def test_service_raises_conflict_for_a_replayed_external_id(contact):
     assert await Interaction.count().where(Interaction.source == "gmail") == 1
 
 
+async def test_concurrent_posts_of_one_external_interaction_store_it_once(contact):
+    import asyncio
+
+    data = {"contact_id": contact["id"], "channel": "sms", "source": "gateway", "external_id": "s9"}
+    results = await asyncio.gather(
+        *[log_interaction(data, SYSTEM) for _ in range(4)], return_exceptions=True
+    )
+    stored = [r for r in results if isinstance(r, dict)]
+    refused = [r for r in results if isinstance(r, Conflict)]
+    assert (len(stored), len(refused)) == (1, 3), results
+    assert await Interaction.count().where(Interaction.external_id == "s9") == 1
+
+
 @pytest.mark.parametrize(
     ("body", "field", "fragment"),
     [

@@ -25,6 +25,7 @@ from typing import Any
 
 import asyncpg
 
+from crmcore.db.runtime import current_database
 from crmcore.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from crmcore.services.actor import Actor
 from crmcore.services.audit import diff, record_audit
@@ -394,6 +395,7 @@ async def insert_interaction(
     """
     source, external = fields.get("source") or "", fields.get("external_id")
     pm = current_pm()
+    nested = current_database().engine.current_transaction.get() is not None
     try:
         async with write_transaction():
             if external:
@@ -413,9 +415,13 @@ async def insert_interaction(
             await refresh_note_search([row])
             after_commit(lambda: pm.fire(hook, interaction=row, actor=actor))
     except UNIQUE_ERRORS as exc:
-        if external:
-            raise _duplicate(source, external, await _find_external(source, external)) from exc
-        raise
+        # A concurrent writer stored the same pair first (PostgreSQL; SQLite serialises
+        # writers). Inside a caller's transaction the database refuses further queries, so
+        # the stored id is only looked up when this call owned the transaction.
+        if not external:
+            raise
+        existing = None if nested else await _find_external(source, external)
+        raise _duplicate(source, external, existing) from exc
     return row
 
 
