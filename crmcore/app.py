@@ -111,8 +111,11 @@ def create_app(
         openapi_config=OpenAPIConfig(
             title="crmcore",
             version=__version__,
-            path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
+            # The API's description is public like its source code; the data is not.
+            openapi_router=Router(
+                "/schema", route_handlers=[], include_in_schema=False, opt={"public": True}
+            ),
         ),
         # The language switch runs after authentication: it stores ?lang= on the user.
         middleware=[*security.middleware, LanguageSwitchMiddleware()],

@@ -23,7 +23,10 @@ PUBLIC = {
     ("GET", "/api/v1/calendar/{filename:str}"),  # iCal feed; the secret is in the file name
     ("POST", "/api/v1/inbound/{source:str}"),  # inbound webhooks; verified by signature
 }
-PUBLIC_PREFIXES = ("/static/",)  # CSS, scripts, images
+# Read-only trees: CSS, scripts and images; the OpenAPI description (public like the source
+# code) and its viewer.
+PUBLIC_TREES = ("/static", "/schema")
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 # Routes where users act on their own account; open to read-only roles.
 SELF_SERVICE = {
@@ -52,16 +55,16 @@ def concrete(path: str) -> str:
     return PARAM.sub("1", path)
 
 
-def is_public_route(method: str, path: str) -> bool:
-    return (method, path) in PUBLIC or (
-        method in ("GET", "HEAD") and path.startswith(PUBLIC_PREFIXES)
+def in_public_tree(method: str, path: str) -> bool:
+    return method in READ_METHODS and any(
+        path == root or path.startswith(root + "/") for root in PUBLIC_TREES
     )
 
 
 @pytest.mark.crm_plugins("*")
 async def test_public_and_self_service_routes_are_exactly_the_listed_ones(crm_app):
     declared_public = {
-        (m, p) for m, p, h in walk(crm_app) if h.opt.get("public") and not p.startswith("/static/")
+        (m, p) for m, p, h in walk(crm_app) if h.opt.get("public") and not in_public_tree(m, p)
     }
     declared_self = {(m, p) for m, p, h in walk(crm_app) if h.opt.get("self_service")}
     assert declared_public == PUBLIC
@@ -74,7 +77,7 @@ async def test_no_route_answers_without_credentials_unless_public(crm_app):
     checked = 0
     async with await make_client(crm_app) as client:
         for method, path, handler in walk(crm_app):
-            if is_public_route(method, path) or handler.opt.get("public"):
+            if handler.opt.get("public"):  # exactly the listed ones, see the test above
                 continue
             checked += 1
             url = concrete(path)
@@ -103,7 +106,7 @@ async def test_a_viewer_gets_403_on_every_write_route(crm_app):
         for method, path, handler in walk(crm_app):
             if method not in WRITE_METHODS or (method, path) in SELF_SERVICE:
                 continue
-            if is_public_route(method, path) or handler.opt.get("public"):
+            if handler.opt.get("public"):  # exactly the listed ones, see the test above
                 continue
             checked += 1
             response = await client.request(method, concrete(path), json={})
