@@ -93,12 +93,13 @@ def register_api_routes() -> list[Any]:
 @hookimpl
 def register_commands(cli: Any) -> None:
     from crmcore.cli.automation import automation
+    from crmcore.cli.backup import backup, restore
     from crmcore.cli.jobs import jobs
     from crmcore.cli.privacy import privacy
     from crmcore.cli.webhooks import webhooks
     from crmcore.cli.worker import worker
 
-    for command in (jobs, worker, webhooks, automation, privacy):
+    for command in (jobs, worker, webhooks, automation, privacy, backup, restore):
         cli.add_command(command)
 
 

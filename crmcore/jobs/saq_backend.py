@@ -192,14 +192,50 @@ class SaqBackend:
             self._connected = False
 
 
-def saq_functions(registry: JobRegistry) -> list[tuple[str, Any]]:
+class RedisRunGuard:
+    """Makes SAQ on Redis run a job once even when its sweeper retries a job that is in
+    fact running (SAQ sweeps a job caught between dequeue and its first status update).
+
+    An execution holds ``crm:running:<key>`` (renewed with the heartbeat, expiring with
+    it); a finished one leaves ``crm:done:<key>``. A second execution of the same key
+    finds either and ends without running the job again.
+    """
+
+    def __init__(self, redis: Any, queue_name: str) -> None:
+        self.redis = redis
+        self.prefix = f"crm:{queue_name}"
+
+    async def start(self, key: str) -> bool:
+        if await self.redis.exists(f"{self.prefix}:done:{key}"):
+            return False
+        return bool(
+            await self.redis.set(f"{self.prefix}:running:{key}", 1, nx=True, ex=heartbeat_s())
+        )
+
+    async def renew(self, key: str) -> None:
+        await self.redis.expire(f"{self.prefix}:running:{key}", heartbeat_s())
+
+    async def finish(self, key: str, ok: bool) -> None:
+        if ok:
+            await self.redis.set(f"{self.prefix}:done:{key}", 1, ex=RESULT_TTL_S)
+        await self.redis.delete(f"{self.prefix}:running:{key}")
+
+
+def saq_functions(
+    registry: JobRegistry, guard: RedisRunGuard | None = None
+) -> list[tuple[str, Any]]:
     """SAQ worker functions wrapping every registered job: build the context, heartbeat."""
-    return [(job.name, _wrap(job)) for job in registry.jobs.values()]
+    return [(job.name, _wrap(job, guard)) for job in registry.jobs.values()]
 
 
-def _wrap(job: Job) -> Any:
+def _wrap(job: Job, guard: RedisRunGuard | None) -> Any:
     async def run(ctx: dict[str, Any], *, payload: dict[str, Any] | None = None) -> Any:
         saq_job = ctx["job"]
+        if guard is not None and not await guard.start(saq_job.key):
+            log.info(
+                "job %s (%s) is running or done elsewhere; not run again", saq_job.key, job.name
+            )
+            return {"duplicate": True}
         context = JobContext(
             job_id=saq_job.key,
             name=job.name,
@@ -207,21 +243,28 @@ def _wrap(job: Job) -> Any:
             max_attempts=saq_job.retries,
             backend="saq",
         )
-        beat = asyncio.create_task(_heartbeat(saq_job))
+        beat = asyncio.create_task(_heartbeat(saq_job, guard))
+        ok = False
         try:
-            return await job.func(payload or {}, context)
+            result = await job.func(payload or {}, context)
+            ok = True
+            return result
         finally:
             beat.cancel()
+            if guard is not None:
+                await guard.finish(saq_job.key, ok)
 
     run.__qualname__ = job.name
     return run
 
 
-async def _heartbeat(saq_job: Any) -> None:
+async def _heartbeat(saq_job: Any, guard: RedisRunGuard | None) -> None:
     interval = max(saq_job.heartbeat / 3, 0.5) if saq_job.heartbeat else 20.0
     while True:
         await asyncio.sleep(interval)
         try:
             await saq_job.update()
+            if guard is not None:
+                await guard.renew(saq_job.key)
         except Exception:
             log.warning("could not renew the heartbeat of job %s", saq_job.key, exc_info=True)

@@ -63,7 +63,7 @@ async def _run_saq(url: str, pm: Any, concurrency: int, burst: bool, stop: async
     from saq import Worker
 
     from crmcore.jobs import use_backend
-    from crmcore.jobs.saq_backend import SaqBackend, make_queue, saq_functions
+    from crmcore.jobs.saq_backend import RedisRunGuard, SaqBackend, make_queue, saq_functions
     from crmcore.jobs.scheduler import PeriodicScheduler
 
     registry = registry_for(pm)
@@ -71,6 +71,7 @@ async def _run_saq(url: str, pm: Any, concurrency: int, burst: bool, stop: async
     await queue.connect()
     backend = SaqBackend(url, queue)
     use_backend(url, backend)
+    guard = RedisRunGuard(queue.redis, queue.name) if hasattr(queue, "redis") else None
     processed = 0
 
     async def count(_ctx: dict[str, Any]) -> None:
@@ -80,7 +81,7 @@ async def _run_saq(url: str, pm: Any, concurrency: int, burst: bool, stop: async
     sweep_s = int(float(os.environ.get("CRM_JOBS_SWEEP_S", DEFAULT_SWEEP_S)))
     worker = Worker(
         queue,
-        functions=saq_functions(registry),
+        functions=saq_functions(registry, guard),
         concurrency=concurrency,
         after_process=count,
         timers={"sweep": max(1, sweep_s), "schedule": 1, "abort": 1, "worker_info": 10},
