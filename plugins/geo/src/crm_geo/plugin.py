@@ -141,7 +141,7 @@ async def contact_merged(survivor_id: int, merged_id: int) -> None:
 async def export_contact_data(contact_id: int) -> dict[str, Any]:
     from crm_geo.privacy import export_contact
 
-    return {"geo": await export_contact(contact_id)}
+    return await export_contact(contact_id)
 
 
 @hookimpl
