@@ -8,14 +8,17 @@ unless ``CRM_REQUIRE_BROWSER=1`` (as in CI) turns that into a failure.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -49,6 +52,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def run_sync(coro: Any) -> Any:
+    """Run a coroutine on a thread of its own: Playwright's sync API keeps an event loop
+    running on the main thread, where ``asyncio.run`` refuses to start another."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def _require_chromium() -> None:
     if Path(CHROMIUM).exists():
         return
@@ -69,7 +79,6 @@ def screenshot_dir() -> Path:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """``crm init`` + ``crm serve`` on a free port; stopped (only this process) afterwards."""
     from crmcore.testing.databases import create_postgres_database, drop_postgres_database
-    from crmcore.testing.plugin import run_sync
 
     _require_chromium()
     home = tmp_path_factory.mktemp("browser-instance")
@@ -154,7 +163,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser: object, live_server: LiveServer) -> Iterator[object]:
+def page(live_server: LiveServer, browser: object) -> Iterator[object]:
     """A fresh browser context (no cookies) at 1280×900, English first."""
     context = browser.new_context(  # type: ignore[attr-defined]
         base_url=live_server.url, viewport={"width": 1280, "height": 900}, locale="en-US"
