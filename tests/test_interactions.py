@@ -289,3 +289,40 @@ async def test_a_logged_note_makes_its_contact_findable_by_the_notes_words(conta
     )
     found = await list_contacts(SYSTEM, q="turquoise")
     assert [c["id"] for c in found.items] == [contact["id"]]
+
+
+@pytest.fixture
+def instance_with_a_contact(crm_settings, crm_pm, _crm_template_dir) -> dict[str, Any]:
+    """A migrated instance holding one contact (for CLI tests, which run their own loop)."""
+    from crmcore.testing.databases import open_test_database
+    from crmcore.testing.plugin import run_sync
+
+    async def prepare() -> dict[str, Any]:
+        db = await open_test_database(crm_settings.database_url, crm_pm, _crm_template_dir)
+        try:
+            return await create_contact({"first_name": "Kaveh", "company": "Alborz Co"}, SYSTEM)
+        finally:
+            await db.close()
+
+    return run_sync(prepare())
+
+
+def test_cli_logs_an_interaction_once_per_external_id(crm_cli, instance_with_a_contact):
+    import json
+
+    contact_id = str(instance_with_a_contact["id"])
+    args = ("interactions", "log", "--contact", contact_id, "--channel", "phone")
+    logged = crm_cli(*args, "--subject", "Called", "--source", "pbx", "--external-id", "c-1",
+                     "--json")  # fmt: skip
+    assert logged.exit_code == 0, logged.output
+    item = json.loads(logged.output)
+    assert (item["subject"], item["company_id"]) == (
+        "Called",
+        instance_with_a_contact["company_id"],
+    )
+    again = crm_cli(*args, "--source", "pbx", "--external-id", "c-1")
+    assert again.exit_code == 1
+    assert "already stored" in again.output
+    purchase = crm_cli("interactions", "log", "--contact", contact_id, "--channel", "purchase")
+    assert purchase.exit_code == 1
+    assert "value: is required for a purchase" in purchase.output

@@ -122,6 +122,13 @@ class InteractionController(Controller):
     async def create(
         self, data: JSONBody[InteractionIn], actor: NamedDependency[Actor]
     ) -> InteractionOut:
+        """Record a touchpoint. Field problems answer 422 with ``errors`` per field.
+
+        **Idempotent ingestion:** with ``source`` and ``external_id`` an interaction from
+        another system is stored once. Posting it again answers **409 Conflict** (the
+        detail names the stored interaction) and changes nothing, so a sender retrying
+        after a timeout can treat 409 as "already delivered".
+        """
         return interaction_out(await log_interaction(struct_fields(data), actor))
 
     @get("/", summary="List interactions, newest first (keyset pagination)")
