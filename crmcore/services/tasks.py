@@ -18,22 +18,23 @@ from crmcore.errors import Conflict, ValidationError
 from crmcore.services.actor import Actor
 from crmcore.services.audit import diff, record_audit
 from crmcore.services.context import current_pm
-from crmcore.services.interactions import (
-    Page,
-    as_dict,
-    check_user,
+from crmcore.services.interaction_input import (
     decode_time_cursor,
-    encode_cursor,
-    fetch_row,
-    insert_interaction,
+    encode_time_cursor,
     optional_id,
     parse_datetime,
-    parse_limit,
     raise_errors,
+)
+from crmcore.services.interactions import (
+    as_dict,
+    check_user,
+    fetch_row,
+    insert_interaction,
     require,
     resolve_links,
 )
 from crmcore.services.outbox import emit_event
+from crmcore.services.pagination import Page, check_limit
 from crmcore.services.transaction import after_commit, write_transaction
 from crmcore.tables import CHANNELS, TASK_STATUSES, Interaction
 
@@ -181,7 +182,7 @@ async def list_tasks(
     one of planned/done/cancelled, or None for all. Keyset-paginated on (due_at, id).
     """
     require(actor, "contacts.read")
-    limit = parse_limit(limit)
+    limit = check_limit(limit)
     if status is not None and status not in TASK_STATUSES:
         raise ValidationError.for_field("status", f"must be one of {', '.join(TASK_STATUSES)}")
     query = (
@@ -213,5 +214,5 @@ async def list_tasks(
     rows = await query
     items = [as_dict(row) for row in rows[:limit]]
     more = len(rows) > limit
-    next_cursor = encode_cursor([items[-1]["due_at"], items[-1]["id"]]) if more else None
+    next_cursor = encode_time_cursor(items[-1]["due_at"], items[-1]["id"]) if more else None
     return Page(items=items, next=next_cursor)

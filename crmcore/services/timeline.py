@@ -16,7 +16,9 @@ from typing import Any
 from crmcore.errors import NotFound
 from crmcore.services.actor import Actor
 from crmcore.services.context import current_pm
-from crmcore.services.interactions import as_dict, parse_datetime, parse_limit, require
+from crmcore.services.interaction_input import parse_datetime
+from crmcore.services.interactions import as_dict, require
+from crmcore.services.pagination import check_limit
 from crmcore.tables import Contact, Interaction, StageChange
 
 __all__ = ["TimelineEntry", "contact_timeline"]
@@ -105,7 +107,7 @@ async def contact_timeline(
     ``timeline_entries``. Plugin entries are labelled with the plugin's name.
     """
     require(actor, "contacts.read")
-    limit = parse_limit(limit)
+    limit = check_limit(limit)
     cutoff = None if before in (None, "") else parse_datetime(before, "before")
     await _check_contact(contact_id, actor)
 
