@@ -5,6 +5,7 @@ Time is moved with a frozen clock; nothing here sleeps.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -186,3 +187,69 @@ async def test_timeout_counts_as_a_failed_attempt(crm_db, crm_pm, register_test_
     await runner.run_until_idle()
     info = await current_backend().get(job_id)
     assert info.status == "dead" and "timed out" in info.last_error
+
+
+async def test_jobs_api_lists_retries_and_cancels(crm_client, crm_app, probe):
+    from crmcore.services.users import create_user
+    from crmcore.testing.plugin import make_client
+
+    job_id = await enqueue("probe.record", {"n": 1})
+    listed = await crm_client.get("/api/v1/jobs", params={"status": "queued"})
+    assert listed.status_code == 200
+    assert job_id in [job["id"] for job in listed.json()]
+    shown = (await crm_client.get(f"/api/v1/jobs/{job_id}")).json()
+    assert shown["name"] == "probe.record" and shown["payload"] == {"n": 1}
+    cancelled = await crm_client.post(f"/api/v1/jobs/{job_id}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    again = await crm_client.post(f"/api/v1/jobs/{job_id}/cancel")
+    assert again.status_code == 409
+    retried = await crm_client.post(f"/api/v1/jobs/{job_id}/retry")
+    assert retried.status_code == 200 and retried.json()["status"] == "queued"
+    assert (await crm_client.get("/api/v1/jobs/999999")).status_code == 404
+    viewer = await create_user(
+        email="jobs-viewer@example.com", password="a long password 123", role="viewer"
+    )
+    async with await make_client(crm_app, viewer) as client:
+        assert (await client.get("/api/v1/jobs")).status_code == 403
+
+
+async def test_web_app_runs_the_embedded_runner_only_when_asked(
+    crm_settings, crm_pm, crm_db, probe, monkeypatch
+):
+    import asyncio
+
+    from crmcore.app import create_app
+
+    app = create_app(crm_settings, crm_pm, manage_database=False)
+    async with app.lifespan():
+        assert app.state.get("job_runner") is None, "test apps run no jobs by default"
+    monkeypatch.setenv("CRM_EMBEDDED_JOBS", "1")
+    monkeypatch.setenv("CRM_JOBS_POLL_S", "0.05")
+    app = create_app(crm_settings, crm_pm, manage_database=False)
+    async with app.lifespan():
+        assert app.state.job_runner is not None
+        await enqueue("probe.record", {"served": True})
+        for _ in range(200):
+            if probe.calls:
+                break
+            await asyncio.sleep(0.02)
+    assert ("record", {"served": True}, 1) in probe.calls
+    assert app.state.get("job_runner") is None
+
+
+def test_jobs_cli_enqueue_list_cancel_retry_and_a_burst_worker(crm_cli):
+    assert crm_cli("db", "migrate").exit_code == 0
+    made = crm_cli("jobs", "enqueue", "automation.purge_jobs", "--payload", '{"days": 30}')
+    assert made.exit_code == 0, made.output
+    job_id = made.output.strip()
+    listed = json.loads(crm_cli("jobs", "list", "--json", "--status", "queued").output)
+    assert job_id in [job["id"] for job in listed]
+    assert "is cancelled" in crm_cli("jobs", "cancel", job_id).output
+    assert crm_cli("jobs", "cancel", job_id).exit_code == 1
+    assert "is queued again" in crm_cli("jobs", "retry", job_id).output
+    ran = crm_cli("worker", "--burst", "--concurrency", "2")
+    assert ran.exit_code == 0, ran.output
+    [job] = [j for j in json.loads(crm_cli("jobs", "list", "--json").output) if j["id"] == job_id]
+    assert job["status"] == "done"
+    bad = crm_cli("jobs", "enqueue", "nobody.nothing")
+    assert bad.exit_code == 1 and "no job named 'nobody.nothing'" in bad.output

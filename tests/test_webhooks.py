@@ -210,3 +210,88 @@ def test_webhooks_cli_add_list_remove(crm_cli):
     bad = crm_cli("webhooks", "add", "not a url", "--events", "*")
     assert bad.exit_code == 2 and "url" in bad.output
     assert crm_cli("webhooks", "remove", "999999").exit_code == 1
+
+
+# --------------------------------------------------------------------------- inbound
+
+
+def signed(secret: str, document: dict[str, Any], *, age_s: int = 0) -> dict[str, Any]:
+    """Headers and body of a post signed the way our receivers expect."""
+    from crmcore.jobs import clock
+
+    body = json.dumps(document).encode()
+    stamp = str(int(clock.now().timestamp()) - age_s)
+    return {
+        "content": body,
+        "headers": {
+            "Content-Type": "application/json",
+            "X-CRM-Timestamp": stamp,
+            "X-CRM-Signature": sign(secret, stamp, body),
+        },
+    }
+
+
+async def test_inbound_post_stores_an_interaction_once(crm_anon_client):
+    from crmcore.services.contacts import find_contacts_by_point
+    from crmcore.services.inbound import add_inbound_source
+    from crmcore.tables import Interaction
+
+    source = await add_inbound_source("call-centre", SYSTEM)
+    call = {
+        "external_id": "call-8812",
+        "channel": "phone",
+        "direction": "inbound",
+        "subject": "Asked about delivery",
+        "contact": {"first_name": "Parisa", "phone": "0912 345 6789"},
+    }
+    first = await crm_anon_client.post(
+        "/api/v1/inbound/call-centre", **signed(source["secret"], call)
+    )
+    assert first.status_code == 201, first.text
+    assert first.json()["duplicate"] is False
+    again = await crm_anon_client.post(
+        "/api/v1/inbound/call-centre", **signed(source["secret"], call)
+    )
+    assert again.status_code == 200
+    assert again.json() == {"id": first.json()["id"], "duplicate": True}
+    stored = await Interaction.select().where(Interaction.source == "call-centre")
+    assert len(stored) == 1 and stored[0]["external_id"] == "call-8812"
+    [contact_id] = await find_contacts_by_point("phone", "+989123456789")
+    assert stored[0]["contact"] == contact_id
+
+    second_call = {**call, "external_id": "call-8813", "contact": {"phone": "+98 912 345 6789"}}
+    response = await crm_anon_client.post(
+        "/api/v1/inbound/call-centre", **signed(source["secret"], second_call)
+    )
+    assert response.status_code == 201
+    assert await find_contacts_by_point("phone", "09123456789") == [contact_id]
+
+
+async def test_inbound_post_needs_a_valid_fresh_signature(crm_anon_client):
+    from crmcore.services.inbound import add_inbound_source
+
+    source = await add_inbound_source("erp", SYSTEM)
+    post = {"external_id": "inv-1", "channel": "purchase", "contact_id": 1}
+    url = "/api/v1/inbound/erp"
+    forged = signed("not-the-secret-at-all", post)
+    assert (await crm_anon_client.post(url, **forged)).status_code == 401
+    stale = signed(source["secret"], post, age_s=3600)
+    assert (await crm_anon_client.post(url, **stale)).status_code == 401
+    unsigned = await crm_anon_client.post(url, json=post)
+    assert unsigned.status_code == 401 and "X-CRM-Signature" in unsigned.json()["detail"]
+    unknown = await crm_anon_client.post("/api/v1/inbound/nobody", **signed(source["secret"], post))
+    assert unknown.status_code == 401
+    missing = await crm_anon_client.post(url, **signed(source["secret"], {"channel": "note"}))
+    assert missing.status_code == 422 and "external_id" in missing.json()["errors"]
+
+
+def test_inbound_sources_cli(crm_cli):
+    assert crm_cli("db", "migrate").exit_code == 0
+    added = crm_cli("webhooks", "inbound-add", "shop-cli")
+    assert added.exit_code == 0, added.output
+    assert "/api/v1/inbound/shop-cli" in added.output and "Secret: " in added.output
+    assert "shop-cli" in crm_cli("webhooks", "inbound-list").output
+    assert crm_cli("webhooks", "inbound-add", "shop-cli").exit_code == 1
+    assert crm_cli("webhooks", "inbound-add", "Bad Name").exit_code == 2
+    assert crm_cli("webhooks", "inbound-remove", "shop-cli").exit_code == 0
+    assert "shop-cli" not in crm_cli("webhooks", "inbound-list").output
