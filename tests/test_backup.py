@@ -113,7 +113,7 @@ def test_backup_refuses_to_overwrite_and_restore_checks_the_file(crm_cli, crm_se
     assert crm_cli("db", "migrate").exit_code == 0
     target = tmp_path / "exists.backup"
     target.write_text("keep me")
-    clash = crm_cli("backup", "-o", str(target))
+    clash = crm_cli("backup", str(target))
     assert clash.exit_code != 0 and "already exists" in clash.output
     assert target.read_text() == "keep me"
     bogus = crm_cli("restore", str(target), "--yes")
