@@ -12,6 +12,7 @@ from crmcore.cli.context import CLIContext, pass_ctx
 
 
 @click.command()
+@click.argument("target", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -19,13 +20,15 @@ from crmcore.cli.context import CLIContext, pass_ctx
     help="Backup file (default: CRM_HOME/backups/crm-<time>.sqlite|.pgdump).",
 )
 @pass_ctx
-def backup(obj: CLIContext, output: Path | None) -> None:
-    """Write a consistent backup of the database while the CRM keeps running
-    (SQLite online backup, or pg_dump -Fc for PostgreSQL)."""
+def backup(obj: CLIContext, target: Path | None, output: Path | None) -> None:
+    """Write a consistent backup of the database to TARGET (or -o FILE) while the CRM keeps
+    running (SQLite online backup, or pg_dump -Fc for PostgreSQL)."""
     from crmcore.services.backup import BackupError, create_backup
 
+    if target is not None and output is not None and target != output:
+        raise click.UsageError("give the backup file once: as TARGET or with -o")
     try:
-        result = create_backup(obj.settings, output)
+        result = create_backup(obj.settings, target or output)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Backup written to {result.path} ({result.size:,} bytes, {result.engine}).")
