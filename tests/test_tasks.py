@@ -111,6 +111,32 @@ async def test_a_logged_interaction_is_not_a_task(crm_user, contact):
         await complete_task(item["id"], as_admin(crm_user))
 
 
+async def test_a_task_can_be_rescheduled_and_reassigned_but_a_logged_call_cannot(
+    crm_client, crm_user, contact
+):
+    admin = as_admin(crm_user)
+    colleague = await create_user(email="c@example.com", password="a-long-password-5")
+    task = await create_task({"subject": "Reminder", "due_at": NOW}, admin)
+    later = NOW + timedelta(days=7)
+    response = await crm_client.patch(
+        f"/api/v1/interactions/{task['id']}",
+        json={"due_at": later.isoformat(), "assignee_id": colleague["id"]},
+    )
+    assert response.status_code == 200, response.text
+    moved = response.json()
+    assert datetime.fromisoformat(moved["due_at"]) == later
+    assert datetime.fromisoformat(moved["occurred_at"]) == later
+    assert moved["assignee_id"] == colleague["id"]
+    from crmcore.services.interactions import log_interaction
+
+    call = await log_interaction({"contact_id": contact["id"], "channel": "phone"}, SYSTEM)
+    refused = await crm_client.patch(
+        f"/api/v1/interactions/{call['id']}", json={"due_at": later.isoformat()}
+    )
+    assert refused.status_code == 422
+    assert "only a task" in refused.json()["errors"]["due_at"]
+
+
 async def test_cancelled_tasks_leave_the_planned_list(crm_user):
     admin = as_admin(crm_user)
     task = await create_task({"subject": "Visit", "due_at": NOW}, admin)

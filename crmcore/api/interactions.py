@@ -58,7 +58,8 @@ class InteractionIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class InteractionPatch(msgspec.Struct, forbid_unknown_fields=True):
-    """Fields to change; absent fields stay as they are, ``null`` clears where allowed."""
+    """Fields to change; absent fields stay as they are, ``null`` clears where allowed.
+    ``due_at`` and ``assignee_id`` reschedule or reassign a task."""
 
     channel: str | Unset = UNSET
     contact_id: int | None | Unset = UNSET
@@ -72,6 +73,8 @@ class InteractionPatch(msgspec.Struct, forbid_unknown_fields=True):
     source: str | None | Unset = UNSET
     external_id: str | None | Unset = UNSET
     meta: dict[str, Any] | Unset = UNSET
+    due_at: datetime | Unset = UNSET
+    assignee_id: int | Unset = UNSET
 
 
 class InteractionOut(msgspec.Struct):

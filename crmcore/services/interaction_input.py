@@ -188,6 +188,11 @@ def check_rules(merged: dict[str, Any]) -> None:
         errors["value"] = "is required for a purchase (with its currency)"
     if merged.get("external_id") and not merged.get("source"):
         errors["source"] = "is required with external_id: name the system the id comes from"
-    if merged.get("contact") is None and merged.get("company") is None:
+    # A logged interaction is about someone; a task may be a free-standing reminder.
+    if (
+        merged.get("status") is None
+        and merged.get("contact") is None
+        and (merged.get("company") is None)
+    ):
         errors["contact_id"] = "link the interaction to a contact, a company, or both"
     raise_errors(errors)

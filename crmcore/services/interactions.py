@@ -32,6 +32,7 @@ from crmcore.services.interaction_input import (
     decode_time_cursor,
     encode_time_cursor,
     optional_id,
+    parse_datetime,
     raise_errors,
     validate_fields,
 )
@@ -280,6 +281,34 @@ UPDATABLE = frozenset(
         "company_id",
     }
 )
+TASK_UPDATABLE = frozenset({"due_at", "assignee_id"})
+
+
+async def _task_changes(
+    data: dict[str, Any], current: dict[str, Any], errors: dict[str, str]
+) -> dict[str, Any]:
+    """Rescheduling or reassigning a task; a planned task sits at its due date."""
+    clean: dict[str, Any] = {}
+    if current["status"] is None:
+        for key in TASK_UPDATABLE & set(data):
+            errors[key] = "only a task has one (this interaction was logged, not planned)"
+        return clean
+    if "due_at" in data:
+        try:
+            clean["due_at"] = parse_datetime(data["due_at"], "due_at")
+        except ValidationError as exc:
+            errors.update(exc.errors)
+        else:
+            if current["status"] == "planned":
+                clean["occurred_at"] = clean["due_at"]
+    if "assignee_id" in data:
+        assignee = optional_id(data, "assignee_id", errors)
+        if assignee is None and "assignee_id" not in errors:
+            errors["assignee_id"] = "a task needs an assignee"
+        elif assignee is not None:
+            await check_user(assignee, "assignee_id", errors)
+            clean["assignee"] = assignee
+    return clean
 
 
 async def update_interaction(
@@ -287,17 +316,21 @@ async def update_interaction(
 ) -> dict[str, Any]:
     """Change the given fields of an interaction; the same rules as when logging it.
 
+    A task may also be rescheduled (``due_at``) or reassigned (``assignee_id``).
+
     Changing ``source``/``external_id`` onto a pair already stored is a Conflict (409).
     Records the audit diff and the ``interaction.updated`` event.
     """
     require(actor, "interactions.write")
-    unknown = sorted(set(data) - UPDATABLE)
+    unknown = sorted(set(data) - UPDATABLE - TASK_UPDATABLE)
     if unknown:
         raise_errors({key: "cannot be changed here" for key in unknown})
     async with write_transaction():
         current = await fetch_row(interaction_id, actor)
         clean = validate_fields(data, current)
         errors: dict[str, str] = {}
+        clean.update(await _task_changes(data, current, errors))
+        raise_errors(errors)
         if "contact_id" in data or "company_id" in data:
             contact_id = (
                 optional_id(data, "contact_id", errors)
