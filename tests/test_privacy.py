@@ -221,3 +221,40 @@ async def test_privacy_api(crm_client, crm_app, person):
     assert (await crm_client.get(f"/api/v1/contacts/{contact_id}")).status_code == 404
     again = await crm_client.post(f"{url}/erase")
     assert again.status_code == 404
+
+
+def test_privacy_cli_export_then_erase(crm_cli, crm_settings, tmp_path):
+    import asyncio
+
+    from crmcore.db.runtime import open_database
+    from crmcore.plugins import get_plugin_manager
+
+    assert crm_cli("db", "migrate").exit_code == 0
+
+    async def add_person() -> int:
+        db = await open_database(crm_settings.database_url, get_plugin_manager(crm_settings))
+        try:
+            contact = await create_contact(
+                {"first_name": "Cliora", "email": "cliora.privacy@example.net"}, SYSTEM
+            )
+            return int(contact["id"])
+        finally:
+            await db.close()
+
+    contact_id = asyncio.run(add_person())
+    target = tmp_path / "export.json"
+    exported = crm_cli("privacy", "export", str(contact_id), "-o", str(target))
+    assert exported.exit_code == 0, exported.output
+    document = json.loads(target.read_text(encoding="utf-8"))
+    assert document["core"]["contact"]["email"] == "cliora.privacy@example.net"
+    assert set(document) >= {"format", "exported_at", "core", "plugins"}
+    printed = json.loads(crm_cli("privacy", "export", str(contact_id)).output)
+    assert printed["contact_id"] == contact_id
+
+    unconfirmed = crm_cli("privacy", "erase", str(contact_id))
+    assert unconfirmed.exit_code != 0 and "--yes" in unconfirmed.output
+    erased = crm_cli("privacy", "erase", str(contact_id), "--yes")
+    assert erased.exit_code == 0, erased.output
+    assert f"Erased contact {contact_id}" in erased.output
+    gone = crm_cli("privacy", "export", str(contact_id))
+    assert gone.exit_code == 1 and "not found" in gone.output
