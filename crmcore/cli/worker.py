@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlparse
 
 import click
 
@@ -21,7 +22,10 @@ def worker(obj: CLIContext, concurrency: int, burst: bool) -> None:
     from crmcore.jobs.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    backend = "SAQ at " + obj.settings.queue_url if obj.settings.queue_url else "embedded"
+    backend = "embedded"
+    if obj.settings.queue_url:
+        parts = urlparse(obj.settings.queue_url)
+        backend = f"SAQ ({parts.scheme}://{parts.hostname}:{parts.port or ''})"
     click.echo(f"crm worker: {backend} queue, concurrency {concurrency}", err=True)
 
     async def go(_db: Any) -> int:
