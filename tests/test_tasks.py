@@ -192,6 +192,12 @@ async def test_agents_see_tasks_assigned_to_them_or_on_contacts_they_own(crm_use
     )
     page = await list_tasks(as_agent(alice))
     assert [t["id"] for t in page.items] == [assigned["id"], on_her_contact["id"]]
+    delegated = await create_task(
+        {"subject": "alice asks bob", "due_at": NOW + timedelta(hours=2), "assignee_id": bob["id"]},
+        as_agent(alice),
+    )
+    page = await list_tasks(as_agent(alice))
+    assert [t["id"] for t in page.items][-1] == delegated["id"]
     assert [t["id"] for t in (await list_tasks(as_agent(alice), assignee="me")).items] == [
         assigned["id"]
     ]

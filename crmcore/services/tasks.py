@@ -5,8 +5,9 @@ completed call shows up in the contact's history on the channel it was planned f
 planned, ``occurred_at`` holds the due date; completing the task moves it to the moment
 it was done.
 
-Record scope ``own``: an agent sees the tasks assigned to them and every task on the
-contacts they own.
+Record scope ``own``: an agent sees the tasks assigned to them, every task on the contacts
+(and companies) they own, and the tasks they planned for others: the same rule as for
+interactions, so a task they can list is a task they can open and complete.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from crmcore.services.interactions import (
     insert_interaction,
     require,
     resolve_links,
+    visible_to,
 )
 from crmcore.services.outbox import emit_event
 from crmcore.services.pagination import Page, check_limit
@@ -203,9 +205,9 @@ async def list_tasks(
         query = query.where(Interaction.due_at >= parse_datetime(due_after, "due_after"))
     if contact_id is not None:
         query = query.where(Interaction.contact == contact_id)
-    if not actor.sees_all_records:
-        uid = actor.user_id or 0
-        query = query.where((Interaction.assignee == uid) | (Interaction.contact.owner == uid))
+    condition = visible_to(actor)
+    if condition is not None:
+        query = query.where(condition)
     if cursor:
         at, last_id = decode_time_cursor(cursor)
         query = query.where(
