@@ -388,3 +388,19 @@ def test_delimiter_and_encoding_detection() -> None:
     assert detect_encoding("ab".encode("utf-16-le") * 10) == "utf-16-le"
     assert detect_encoding(b"\xef\xbb\xbfa,b") == "utf-8-sig"
     assert detect_encoding(io.BytesIO(b"a,b").read()) == "utf-8"
+
+
+async def test_reader_processes_check_rows_exactly_like_the_importer(
+    crm_db: Any, tmp_path: Path
+) -> None:
+    rows = [
+        [f"N{i}", "X", f"n{i}@example.com" if i % 7 else "bad", "", f"Co{i % 3}"]
+        for i in range(120)
+    ]
+    path = write_csv(tmp_path / "p.csv", rows)
+    inline = await run_import(path, actor=SYSTEM, batch_size=16, parallel=False, dry_run=True)
+    result = await run_import(path, actor=SYSTEM, batch_size=16, parallel=True)
+    assert (result.created, result.failed, result.rows) == (inline.created, inline.failed, 120)
+    assert result.created == 102
+    assert [c["last_name"] for c in await all_contacts()] == ["X"] * 102
+    assert [c["first_name"] for c in await all_contacts()] == [f"N{i}" for i in range(120) if i % 7]

@@ -9,19 +9,30 @@ rejected with the message ``create_contact`` would give; the import goes on with
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
 from typing import Any
 
 from crmcore.errors import ValidationError
 from crmcore.services.companies import clean_tag_names, normalize_domain
 from crmcore.services.contacts import TEXT_FIELDS
-from crmcore.services.import_sources import IGNORE, SourceRow
+from crmcore.services.import_sources import IGNORE, ImportSource, SourceRow, open_source
 from crmcore.services.normalize import normalize_email, normalize_phone
+from crmcore.services.search import contact_search_text
 from crmcore.tables import STAGES
 
-__all__ = ["PreparedRow", "RowPlan", "parse_birthday", "parse_stage"]
+__all__ = [
+    "PreparedBatch",
+    "PreparedRow",
+    "RowPlan",
+    "next_batch",
+    "parse_birthday",
+    "parse_stage",
+    "prepared_batches",
+    "start_reader",
+]
 
 # Stage names people write in Persian spreadsheets.
 _STAGE_WORDS = {
@@ -46,6 +57,20 @@ class PreparedRow:
     values: list[str]
     data: dict[str, Any]
     key: str | None
+    # The search text of the contact this row creates, assuming its company keeps the name
+    # written in the row (recomputed in the rare case the stored company is spelt otherwise).
+    search_text: str = ""
+
+
+@dataclass
+class PreparedBatch:
+    """A batch of source rows after the database-free checks (built off the event loop)."""
+
+    rows: list[SourceRow]
+    prepared: list[PreparedRow] = field(default_factory=list)
+    rejected: list[tuple[SourceRow, str]] = field(default_factory=list)
+    blank: int = 0
+    fraction: float | None = None
 
 
 class RowPlan:
@@ -60,6 +85,7 @@ class RowPlan:
         region: str,
         encoding: str,
     ) -> None:
+        self.args = (headers, mapping, mode, key, region, encoding)
         self.headers = headers
         self.mapping = mapping
         self.mode = mode
@@ -87,6 +113,20 @@ class RowPlan:
                     return text
         return ""
 
+    def prepare_batch(self, rows: list[SourceRow], fraction: float | None) -> PreparedBatch:
+        """Check every row of a batch; pure CPU work, safe to run in a worker thread."""
+        batch = PreparedBatch(rows=rows, fraction=fraction)
+        for row in rows:
+            if row.is_blank:
+                batch.blank += 1
+                continue
+            result = self.prepare(row)
+            if isinstance(result, str):
+                batch.rejected.append((row, result))
+            else:
+                batch.prepared.append(result)
+        return batch
+
     def prepare(self, row: SourceRow) -> PreparedRow | str:
         """The row's fields, cleaned; or the reason it is rejected."""
         if row.bad_cells:
@@ -109,7 +149,10 @@ class RowPlan:
             key = points[0] if points else None
         if self.mode == "update" and not key:
             return f"{self.key}: this row has no {self.key} to find the contact to update by"
-        return PreparedRow(row.number, row.values, data, key)
+        search_text = ""
+        if self.mode != "update":
+            search_text = search_text_of(data, data.get("company") or "")
+        return PreparedRow(row.number, row.values, data, key, search_text)
 
     def _clean(self, values: list[str]) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -215,3 +258,60 @@ def parse_birthday(text: str) -> date:
         raise ValidationError.for_field(
             "birthday", f"{text!r} is not a date; use YYYY-MM-DD (1990-04-21)."
         ) from exc
+
+
+def search_text_of(data: dict[str, Any], company_name: str | None) -> str:
+    """The search text ``create_contact`` stores for a contact made from ``data``."""
+    return contact_search_text(
+        first_name=data.get("first_name", ""),
+        last_name=data.get("last_name", ""),
+        title=data.get("title", ""),
+        emails=data.get("emails", ()),
+        phones=data.get("phones", ()),
+        company_name=company_name,
+        tags=data.get("tags", ()),
+        city=data.get("city", ""),
+    )
+
+
+# --------------------------------------------------------------------------- reader processes
+
+
+def prepared_batches(
+    source: ImportSource, plan: RowPlan, skip: int, batch_size: int, every: int = 1, offset: int = 0
+) -> Iterator[PreparedBatch | None]:
+    """Read the file batch by batch after ``skip`` rows; check every ``every``-th batch
+    starting at ``offset`` (a reader process takes its share) and yield ``None`` for the
+    batches another reader checks."""
+    rows = source.rows()
+    for _ in range(skip):
+        if next(rows, None) is None:
+            return
+    number = 0
+    while True:
+        batch = list(islice(rows, batch_size))
+        if not batch:
+            return
+        if number % every == offset:
+            yield plan.prepare_batch(batch, source.fraction_read())
+        else:
+            yield None
+        number += 1
+
+
+_reader: Iterator[PreparedBatch] | None = None
+
+
+def start_reader(
+    path: str, plan_args: tuple[Any, ...], skip: int, batch_size: int, every: int, offset: int
+) -> None:
+    """Initialise a reader process: it opens the file itself and checks its share."""
+    global _reader
+    source = open_source(path)
+    plan = RowPlan(*plan_args)
+    _reader = (b for b in prepared_batches(source, plan, skip, batch_size, every, offset) if b)
+
+
+def next_batch() -> PreparedBatch | None:
+    """The reader process's next checked batch, or None at the end of the file."""
+    return next(_reader, None) if _reader is not None else None

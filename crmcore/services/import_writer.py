@@ -23,10 +23,9 @@ from crmcore.services.audit import record_audit
 from crmcore.services.companies import get_or_create_company, tag_ids
 from crmcore.services.contacts import TEXT_FIELDS, contact_dicts, update_contact
 from crmcore.services.custom_fields import validate_custom
-from crmcore.services.import_rows import PreparedRow, RowPlan
+from crmcore.services.import_rows import PreparedBatch, PreparedRow, RowPlan, search_text_of
 from crmcore.services.import_sources import SourceRow, printable
 from crmcore.services.records import fetch, placeholders
-from crmcore.services.search import contact_search_text
 from crmcore.services.transaction import after_commit, write_transaction
 
 MAX_BATCH = 5000
@@ -214,19 +213,13 @@ class BatchImporter:
 
     # ----------------------------------------------------------------- one batch
 
-    async def run_batch(self, rows: list[SourceRow]) -> BatchOutcome:
+    async def run_batch(self, batch: PreparedBatch) -> BatchOutcome:
+        rows, prepared = batch.rows, batch.prepared
         outcome = BatchOutcome()
         outcome.counts.rows = len(rows)
-        prepared: list[PreparedRow] = []
-        for row in rows:
-            if row.is_blank:
-                outcome.counts.skipped += 1
-                continue
-            result = self.plan.prepare(row)
-            if isinstance(result, str):
-                outcome.reject(row, result)
-            else:
-                prepared.append(result)
+        outcome.counts.skipped += batch.blank
+        for row, reason in batch.rejected:
+            outcome.reject(row, reason)
         if self.dry_run:
             try:
                 async with write_transaction() as txn:
@@ -517,20 +510,15 @@ class BatchImporter:
         contact["_tag_ids"] = await self._tag_ids(contact["tags"], outcome)
         if data.get("external_id"):
             contact["_external_id"] = data["external_id"]
+        if (contact["company_name"] or "") == (data.get("company") or ""):
+            contact["_search_text"] = row.search_text
+        else:
+            contact["_search_text"] = search_text_of(data, contact["company_name"])
         return contact
 
     def _contact_row(self, contact: dict[str, Any], contact_id: int, stamp: datetime) -> tuple:
         birthday = date.fromisoformat(contact["birthday"]) if contact["birthday"] else None
-        search_text = contact_search_text(
-            first_name=contact["first_name"],
-            last_name=contact["last_name"],
-            title=contact["title"],
-            emails=contact["emails"],
-            phones=contact["phones"],
-            company_name=contact["company_name"],
-            tags=contact["tags"],
-            city=contact["city"],
-        )
+        search_text = contact.pop("_search_text")
         return (
             contact_id,
             contact["first_name"],
