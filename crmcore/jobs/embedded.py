@@ -212,6 +212,11 @@ def _claim_sql(engine_type: str) -> str:
 async def claim_next(worker: str, lease_s: float) -> dict[str, Any] | None:
     """Atomically take the next due job for ``worker``; returns it with its lock token."""
     now = clock.now()
+    # A read first: an idle worker polling with UPDATEs would take SQLite's write lock
+    # every time, for nothing.
+    due = await QueuedJob.exists().where((QueuedJob.status == "queued") & (QueuedJob.run_at <= now))
+    if not due:
+        return None
     token = f"{worker}:{uuid.uuid4().hex[:8]}"
     sql = _claim_sql(QueuedJob._meta.db.engine_type)
     rows = await QueuedJob.raw(sql, now + timedelta(seconds=lease_s), token, now, now)
@@ -226,6 +231,9 @@ async def claim_next(worker: str, lease_s: float) -> dict[str, Any] | None:
 async def requeue_expired() -> int:
     """Put running jobs whose lease expired back in the queue (dead on their last attempt)."""
     now = clock.now()
+    expired = (QueuedJob.status == "running") & (QueuedJob.locked_until < now)
+    if not await QueuedJob.exists().where(expired):
+        return 0
     dead = await QueuedJob.raw(
         "UPDATE automation_job SET status = 'dead', finished_at = {}, locked_until = NULL, "
         "last_error = {} WHERE status = 'running' AND locked_until < {} "

@@ -55,6 +55,8 @@ async def dispatch_events(batch_size: int = BATCH_SIZE) -> int:
     """Fan out every undispatched event; returns how many were dispatched."""
     pm = current_pm()
     total = 0
+    if not await OutboxEvent.exists().where(OutboxEvent.dispatched_at.is_null()):
+        return total  # nothing new: no write transaction (and no SQLite write lock)
     while True:
         async with write_transaction():
             events = await _claim_batch(batch_size)
