@@ -33,3 +33,21 @@ def register_commands(cli: Any) -> None:
 @hookimpl
 def event_types() -> list[str]:
     return ["import.completed", "import.reverted", "contact.merged"]
+
+
+@hookimpl
+def register_api_routes() -> list[Any]:
+    from crmcore.api.duplicates import DuplicateController
+    from crmcore.api.exports import export_records
+    from crmcore.api.imports import ImportController
+
+    return [ImportController, export_records, DuplicateController]
+
+
+@hookimpl
+def register_jobs() -> list[Any]:
+    from crmcore.jobs import Job
+    from crmcore.services.imports import import_job
+
+    # A retry resumes the import where the failed attempt stopped, so retrying is safe.
+    return [Job("data.import", import_job, retries=5, backoff_s=30, timeout_s=24 * 3600)]

@@ -489,3 +489,22 @@ def open_source(path: str | Path) -> ImportSource:
                 "file", f"{path.name} looks like a spreadsheet but cannot be read: {exc}"
             ) from exc
     return CSVSource(path)
+
+
+def count_data_rows(path: str | Path) -> int:
+    """How many data rows a file has (one extra pass; used to show an import's progress)."""
+    with open_source(path) as source:
+        if source.total_rows is not None:
+            return source.total_rows
+        return sum(1 for _ in source.rows())
+
+
+def preview(path: str | Path, rows: int = 5) -> tuple[list[str], list[list[str]]]:
+    """The headers and first ``rows`` data rows, as the mapping screen shows them."""
+    with open_source(path) as source:
+        found: list[list[str]] = []
+        for row in source.rows():
+            found.append([printable(v) for v in row.values])
+            if len(found) >= rows:
+                break
+        return source.headers, found

@@ -45,7 +45,7 @@ from typing import Any
 
 from crmcore.data_app.tables import DataImport
 from crmcore.db.runtime import current_database
-from crmcore.errors import NotFound, PermissionDenied, ValidationError
+from crmcore.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from crmcore.services.actor import Actor
 from crmcore.services.audit import record_audit
 from crmcore.services.contacts import contact_dicts
@@ -59,9 +59,12 @@ from crmcore.services.import_rows import (
 )
 from crmcore.services.import_sources import (
     IGNORE,
+    IMPORT_FIELDS,
     ImportSource,
+    count_data_rows,
     file_hash,
     open_source,
+    preview,
     resolve_mapping,
 )
 from crmcore.services.import_writer import (
@@ -84,12 +87,16 @@ __all__ = [
     "ImportProgress",
     "ImportResult",
     "NothingImported",
+    "configure_import",
     "create_import_record",
     "get_import",
     "import_errors",
+    "import_job",
     "list_imports",
+    "preview_import",
     "revert_import",
     "run_import",
+    "start_import",
     "write_error_report",
 ]
 
@@ -205,9 +212,11 @@ async def create_import_record(
     mapping: dict[str, str] | None = None,
     dry_run: bool = False,
     digest: str | None = None,
+    count_rows: bool = False,
 ) -> dict[str, Any]:
     """Register an import of ``path`` without running it (the API does this, then queues
-    the run). Checks the options and the header mapping first, so mistakes show at once."""
+    the run). Checks the options and the header mapping first, so mistakes show at once.
+    With ``count_rows`` the file's rows are counted, so progress can be shown in percent."""
     _require(actor)
     _check_options(mode, key, 1)
     path = Path(path)
@@ -230,9 +239,118 @@ async def create_import_record(
                 key=key,
                 mapping=resolved,
                 dry_run=dry_run,
+                total_rows=count_data_rows(path) if count_rows else None,
             )
         )
     return await _load_record(rows[0]["id"])
+
+
+async def preview_import(import_id: int, actor: Actor, rows: int = 5) -> dict[str, Any]:
+    """What the mapping screen shows for a pending import: the record, the file's headers,
+    its first rows and the fields a column can be mapped to."""
+    record = await get_import(import_id, actor)
+    headers, sample = preview(record["file_path"], rows)
+    custom = [f"custom.{f['key']}" for f in await list_fields("contact")]
+    return {
+        "import": record,
+        "headers": headers,
+        "rows": sample,
+        "mapping": record["mapping"],
+        "fields": [*IMPORT_FIELDS, *custom],
+    }
+
+
+async def configure_import(
+    import_id: int,
+    actor: Actor,
+    *,
+    mode: str,
+    key: str,
+    mapping: dict[str, str],
+    dry_run: bool,
+) -> dict[str, Any]:
+    """Change the options of an import that has not started yet (the mapping screen)."""
+    _require(actor)
+    _check_options(mode, key, 1)
+    record = await get_import(import_id, actor)
+    if record["status"] != "pending":
+        raise Conflict(f"import {import_id} has already started; its options are fixed")
+    with open_source(record["file_path"]) as source:
+        custom = {f["key"]: f["label"] for f in await list_fields("contact")}
+        resolved = resolve_mapping(source.headers, mapping, custom)
+        _check_plan(source, resolved, mode, key)
+    async with write_transaction():
+        await DataImport.update(
+            {
+                DataImport.mode: mode,
+                DataImport.key: key,
+                DataImport.mapping: resolved,
+                DataImport.dry_run: dry_run,
+                DataImport.updated_at: utc_now(),
+            }
+        ).where(DataImport.id == import_id)
+    return await get_import(import_id, actor)
+
+
+# Imports running as plain asyncio tasks (when no job runner is set up); kept referenced
+# so they are not garbage-collected mid-run.
+_background: set[asyncio.Task[Any]] = set()
+
+
+async def start_import(import_id: int, actor: Actor) -> str:
+    """Run a registered import in the background: as the ``data.import`` job when the job
+    system is available (a worker or ``crm serve`` runs it and retries it, and a retry
+    resumes), else as an asyncio task of this process. Returns how it was started."""
+    record = await get_import(import_id, actor)
+    if record["status"] not in ("pending", "failed"):
+        raise Conflict(f"import {import_id} is {record['status']}; it cannot be started")
+    payload = {"import_id": import_id, "user_id": actor.user_id}
+    pm = current_database().pm
+    try:
+        from crmcore.jobs import enqueue, registry_for
+
+        if pm is not None and "data.import" in registry_for(pm):
+            await enqueue("data.import", payload, key=f"data.import:{import_id}")
+            return "job"
+    except ImportError:
+        pass
+    task = asyncio.create_task(_run_in_background(import_id, actor))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return "task"
+
+
+async def _run_in_background(import_id: int, actor: Actor) -> None:
+    try:
+        await run_import(import_id=import_id, actor=actor)
+    except NothingImported:
+        return  # the record holds the reason
+    except Exception:
+        log.exception("import %s failed; run it again to continue", import_id)
+
+
+async def import_job(payload: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    """The ``data.import`` job: run (or resume) an import as the user who started it."""
+    actor = await _actor_of(payload.get("user_id"))
+    try:
+        result = await run_import(import_id=int(payload["import_id"]), actor=actor)
+    except NothingImported as exc:
+        return {"import_id": payload["import_id"], "status": "completed", "message": exc.message}
+    return {"import_id": result.import_id, "status": result.status, "created": result.created}
+
+
+async def _actor_of(user_id: int | None) -> Actor:
+    from crmcore.services.actor import SYSTEM
+
+    if user_id is None:
+        return SYSTEM
+    from crmcore.auth.identity import actor_for_user
+    from crmcore.services.users import load_user_for_request
+
+    user = await load_user_for_request(int(user_id))
+    if user is None:
+        raise PermissionDenied(f"user {user_id} who started the import is no longer active")
+    return actor_for_user(user)
 
 
 def _check_plan(source: ImportSource, mapping: dict[str, str], mode: str, key: str) -> None:
@@ -327,6 +445,8 @@ async def run_import(
     _check_options(mode, key, batch_size)
     if import_id is not None:
         record = await _load_record(import_id)
+        if record["status"] in ("completed", "reverted"):
+            return _result(record)
         path = Path(record["file_path"])
     else:
         if path is None:
