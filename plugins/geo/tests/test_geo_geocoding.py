@@ -100,3 +100,28 @@ def test_cli_geocode_and_near(crm_run, crm_cli):
     result = crm_cli("geo", "geocode-all", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output[result.output.index("{") :])["status"] == "done"
+
+
+async def test_companies_are_geocoded_when_saved(crm_pm, crm_db):
+    from crmcore.services.companies import create_company
+
+    company = await create_company({"name": "Pars Trading", "city": "Shiraz"}, SYSTEM)
+    location = await location_of(company_id=company["id"])
+    assert location["label"] == "Shiraz, IR" and location["contact_id"] is None
+
+    # The hook itself: an address change moves the company; other changes leave it be.
+    from crmcore.tables import Company
+
+    await Company.update({Company.city: "Berlin"}).where(Company.id == company["id"])
+    await crm_pm.fire(
+        "company_saved", company=company, created=False, changes={"name": ("a", "b")}, actor=SYSTEM
+    )
+    assert (await location_of(company_id=company["id"]))["label"] == "Shiraz, IR"
+    await crm_pm.fire(
+        "company_saved",
+        company=company,
+        created=False,
+        changes={"city": ("Shiraz", "Berlin")},
+        actor=SYSTEM,
+    )
+    assert (await location_of(company_id=company["id"]))["label"] == "Berlin, DE"

@@ -88,3 +88,23 @@ async def test_polygon_and_box_queries_equal_brute_force(crm_db):
         if -19.0 <= lat <= -17.0 and (lon >= 179.5 or lon <= -179.5)
     }
     assert expected and {hit.id for hit in boxed} == expected
+
+
+async def test_nearest_without_the_earthdistance_index_on_postgres(crm_db):
+    """Where the cube/earthdistance extensions could not be created (no privilege), the
+    migration leaves only the btree and nearest-N falls back to a growing radius."""
+    if crm_db.is_sqlite:
+        pytest.skip("the earthdistance index exists only on PostgreSQL")
+    from crmcore.services.records import fetch
+
+    points = random_points(600, seed=9)
+    ids = await insert_located_contacts(points)
+    async with crm_db.engine.transaction() as transaction:
+        await fetch("DROP INDEX geo_location_earth")
+        hits = await nearest(SYSTEM, 35.0, 51.0, 5, kinds=["contact"])
+        await transaction.rollback()
+    expected = sorted(
+        (haversine_km(35.0, 51.0, p[0], p[1]), i) for i, p in zip(ids, points, strict=True)
+    )[:5]
+    assert [hit.id for hit in hits] == [i for _d, i in expected]
+    assert await fetch("SELECT 1 AS found FROM pg_indexes WHERE indexname = 'geo_location_earth'")

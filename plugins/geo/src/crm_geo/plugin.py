@@ -149,9 +149,3 @@ async def erase_contact_data(contact_id: int) -> None:
     from crm_geo.privacy import erase_contact
 
     await erase_contact(contact_id)
-
-
-@hookimpl(trylast=True)
-def geo_geocoder() -> Any:
-    """No site geocoder: the offline gazetteer (tried after any site backend anyway)."""
-    return None

@@ -39,13 +39,11 @@ KINDS = ("contact", "company")
 READ = "geo.read"
 _FIRST_NEAREST_KM = 5.0
 
+# The spatial step reads locations only: a short statement PostgreSQL plans in a fraction
+# of a millisecond. Names come in a second query for the hits alone.
 _SELECT = (
     "SELECT l.id AS location_id, l.contact, l.company, l.lat, l.lon, l.source, "
-    "l.precision_m, l.label, c.first_name, c.last_name, c.email, co.name AS company_name"
-)
-_FROM = (
-    "FROM geo_location l LEFT JOIN contact c ON c.id = l.contact "
-    "LEFT JOIN company co ON co.id = l.company"
+    "l.precision_m, l.label FROM geo_location l"
 )
 
 
@@ -84,21 +82,50 @@ def _scope(actor: Actor, kinds: tuple[str, ...]) -> tuple[list[str], list[Any]]:
     elif kinds == ("company",):
         where.append("l.company IS NOT NULL")
     if not actor.sees_all_records:
-        where.append("COALESCE(c.owner, co.owner) = {}")
-        args.append(actor.user_id)
+        where.append(
+            "(EXISTS (SELECT 1 FROM contact c WHERE c.id = l.contact AND c.owner = {}) "
+            "OR EXISTS (SELECT 1 FROM company co WHERE co.id = l.company AND co.owner = {}))"
+        )
+        args += [actor.user_id, actor.user_id]
     return where, args
 
 
-def _hit(row: dict[str, Any], distance_km: float | None) -> Hit:
+async def _names(rows: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
+    """Display names of the contacts and companies the rows locate."""
+    names: dict[tuple[str, int], str] = {}
+    contact_ids = [row["contact"] for row in rows if row["contact"] is not None]
+    company_ids = [row["company"] for row in rows if row["company"] is not None]
+    if contact_ids:
+        for row in await fetch(
+            "SELECT id, first_name, last_name, email FROM contact "
+            f"WHERE id IN ({', '.join('{}' for _ in contact_ids)})",
+            contact_ids,
+        ):
+            name = " ".join(p for p in (row["first_name"], row["last_name"]) if p)
+            names[("contact", row["id"])] = name or row["email"] or ""
+    if company_ids:
+        for row in await fetch(
+            f"SELECT id, name FROM company WHERE id IN ({', '.join('{}' for _ in company_ids)})",
+            company_ids,
+        ):
+            names[("company", row["id"])] = row["name"]
+    return names
+
+
+async def _hits(rows: list[dict[str, Any]], distances: list[float | None]) -> list[Hit]:
+    names = await _names(rows)
+    return [_hit(row, distance, names) for row, distance in zip(rows, distances, strict=True)]
+
+
+def _hit(row: dict[str, Any], distance_km: float | None, names: dict[tuple[str, int], str]) -> Hit:
     if row["contact"] is not None:
-        name = " ".join(p for p in (row["first_name"], row["last_name"]) if p)
-        kind, ident, name = "contact", row["contact"], name or row["email"] or ""
+        kind, ident = "contact", row["contact"]
     else:
-        kind, ident, name = "company", row["company"], row["company_name"] or ""
+        kind, ident = "company", row["company"]
     return Hit(
         kind=kind,
         id=ident,
-        name=name,
+        name=names.get((kind, ident), ""),
         lat=row["lat"],
         lon=row["lon"],
         distance_km=distance_km,
@@ -109,23 +136,26 @@ def _hit(row: dict[str, Any], distance_km: float | None) -> Hit:
     )
 
 
-async def _radius_rows(
+async def _radius_hits(
     lat: float, lon: float, km: float, where: list[str], args: list[Any], limit: int | None
-) -> list[dict[str, Any]]:
-    engine = engine_type()
-    distance, distance_args = geo_sql.distance_sql(engine, lat, lon, alias="q")
-    if await geo_sql.has_earth_index(current_database()):
-        index, index_args = geo_sql.earth_condition(lat, lon, km)
-    else:
-        index, index_args = geo_sql.box_condition(engine, bounding_box(lat, lon, km))
-    sql = (
-        f"SELECT * FROM (SELECT q.*, {distance} AS distance_km "
-        f"FROM ({_SELECT} {_FROM} WHERE {' AND '.join([index, *where])}) q) d "
-        "WHERE d.distance_km <= {} ORDER BY d.distance_km, d.location_id"
-    )
+) -> list[Hit]:
+    """Index step in SQL, then the exact haversine over the candidates, nearest first.
+
+    PostgreSQL uses the btree on (lat, lon) here even where the earthdistance index exists:
+    measured on 100,000 contacts, planning the ``earth_box`` expression on every call cost
+    more than the cube index saved. The GiST index serves :func:`nearest` instead.
+    """
+    index, index_args = geo_sql.box_condition(engine_type(), bounding_box(lat, lon, km))
+    rows = await fetch(f"{_SELECT} WHERE {' AND '.join([index, *where])}", [*index_args, *args])
+    found = []
+    for row in rows:
+        distance = haversine_km(lat, lon, row["lat"], row["lon"])
+        if distance <= km:
+            found.append((distance, row["location_id"], row))
+    found.sort(key=lambda item: (item[0], item[1]))
     if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    return await fetch(sql, [*distance_args, *index_args, *args, km])
+        found = found[:limit]
+    return await _hits([row for _d, _i, row in found], [d for d, _i, _row in found])
 
 
 async def within_radius(
@@ -141,8 +171,7 @@ async def within_radius(
     require(actor, READ)
     lat, lon, km = check_lat(lat), check_lon(lon), check_km(km)
     where, args = _scope(actor, _kinds(kinds))
-    rows = await _radius_rows(lat, lon, km, where, args, limit)
-    return [_hit(row, row["distance_km"]) for row in rows]
+    return await _radius_hits(lat, lon, km, where, args, limit)
 
 
 async def nearest(
@@ -166,12 +195,33 @@ async def nearest(
         raise ValidationError.for_field("n", "must be between 1 and 1000.")
     limit_km = MAX_RADIUS_KM if max_km is None else check_km(max_km, "max_km")
     where, args = _scope(actor, _kinds(kinds))
+    if await geo_sql.has_earth_index(current_database()):
+        return await _nearest_by_earth(lat, lon, n, limit_km, where, args)
     radius = min(_FIRST_NEAREST_KM, limit_km)
     while True:
-        rows = await _radius_rows(lat, lon, radius, where, args, n)
-        if len(rows) >= n or radius >= limit_km:
-            return [_hit(row, row["distance_km"]) for row in rows]
+        hits = await _radius_hits(lat, lon, radius, where, args, n)
+        if len(hits) >= n or radius >= limit_km:
+            return hits
         radius = min(radius * 4.0, limit_km)
+
+
+async def _nearest_by_earth(
+    lat: float, lon: float, n: int, limit_km: float, where: list[str], args: list[Any]
+) -> list[Hit]:
+    """PostgreSQL with earthdistance: one index-ordered (KNN) scan of the GiST index.
+
+    Straight-line distance through the Earth orders points exactly as great-circle distance
+    does, so the first ``n`` rows are the ``n`` nearest; their distances are then computed
+    with :func:`haversine_km` like everywhere else.
+    """
+    knn, knn_args = geo_sql.earth_order(lat, lon)
+    condition = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = await fetch(f"{_SELECT}{condition} ORDER BY {knn} LIMIT {int(n)}", [*args, *knn_args])
+    found = sorted(
+        (haversine_km(lat, lon, row["lat"], row["lon"]), row["location_id"], row) for row in rows
+    )
+    found = [item for item in found if item[0] <= limit_km]
+    return await _hits([row for _d, _i, row in found], [d for d, _i, _row in found])
 
 
 async def within_polygon(
@@ -189,11 +239,12 @@ async def within_polygon(
         engine_type(), split_antimeridian(polygon_bbox(vertices))
     )
     rows = await fetch(
-        f"{_SELECT} {_FROM} WHERE {' AND '.join([index, *where])} ORDER BY l.id",
-        [*index_args, *args],
+        f"{_SELECT} WHERE {' AND '.join([index, *where])} ORDER BY l.id", [*index_args, *args]
     )
-    hits = [_hit(row, None) for row in rows if point_in_polygon(row["lat"], row["lon"], vertices)]
-    return hits[:limit] if limit is not None else hits
+    inside = [row for row in rows if point_in_polygon(row["lat"], row["lon"], vertices)]
+    if limit is not None:
+        inside = inside[:limit]
+    return await _hits(inside, [None] * len(inside))
 
 
 async def in_bbox(
@@ -223,14 +274,15 @@ async def in_bbox(
     index, index_args = geo_sql.box_condition(engine_type(), boxes)
     exact = " OR ".join("(l.lat BETWEEN {} AND {} AND l.lon BETWEEN {} AND {})" for _box in boxes)
     exact_args = [v for box in boxes for v in (box.min_lat, box.max_lat, box.min_lon, box.max_lon)]
-    sql = f"{_SELECT} {_FROM} WHERE {' AND '.join([index, f'({exact})', *where])} ORDER BY l.id"
+    sql = f"{_SELECT} WHERE {' AND '.join([index, f'({exact})', *where])} ORDER BY l.id"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     rows = await fetch(sql, [*index_args, *exact_args, *args])
-    return [
-        _hit(row, haversine_km(center[0], center[1], row["lat"], row["lon"]) if center else None)
+    distances = [
+        haversine_km(center[0], center[1], row["lat"], row["lon"]) if center else None
         for row in rows
     ]
+    return await _hits(rows, distances)
 
 
 @dataclass(frozen=True)

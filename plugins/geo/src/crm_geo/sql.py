@@ -1,10 +1,11 @@
 """Spatial SQL over ``geo_location`` for both engines, with Piccolo's ``{}`` placeholders.
 
 Every query has two steps: an *index step* that selects a superset of candidates by
-bounding box (the SQLite R*Tree, or the PostgreSQL btree on (lat, lon) or GiST on
-``ll_to_earth``), and an *exact step* (haversine or ray casting) written with the same
-formula and Earth radius as :mod:`crm_geo.spatial`, so SQL and Python agree on who is
-inside. The R*Tree stores 32-bit floats rounded outwards, which only ever adds candidates.
+bounding box (the SQLite R*Tree, or the PostgreSQL btree on (lat, lon)), and an *exact step*
+(haversine or ray casting) with the same formula and Earth radius as
+:mod:`crm_geo.spatial`, in SQL for contact filters and in Python over the candidates
+elsewhere, so both agree on who is inside. Nearest-N on PostgreSQL may use the GiST index on
+``ll_to_earth`` instead. The R*Tree stores 32-bit floats rounded outwards, which only ever adds candidates.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ __all__ = [
     "box_condition",
     "distance_expr",
     "distance_sql",
-    "earth_condition",
+    "earth_order",
     "fence_condition",
     "has_earth_index",
     "polygon_condition",
@@ -28,11 +29,6 @@ __all__ = [
 # Padding of SQL boxes in degrees (about a centimetre): a point on the exact edge of a box
 # must not be lost to rounding before the exact test decides.
 BOX_PAD_DEG = 1e-7
-
-# earthdistance's sphere (earth() = 6378168 m) is larger than ours: a radius in our km is
-# scaled to the same angle on its sphere, plus a margin, so earth_box() never cuts short.
-_EARTH_FUNCTION_M = 6378168.0
-_EARTH_BOX_MARGIN = 1.000001
 
 
 def distance_expr(engine_type: str, lat: str, lon: str, alias: str = "l") -> str:
@@ -83,13 +79,12 @@ def box_condition(
     return f"({' OR '.join(parts)})", args
 
 
-def earth_condition(lat: float, lon: float, km: float, alias: str = "l") -> tuple[str, list[Any]]:
-    """PostgreSQL with earthdistance: rows within a cube around the point (GiST-indexed)."""
-    radius_m = km / EARTH_RADIUS_KM * _EARTH_FUNCTION_M * _EARTH_BOX_MARGIN + 1.0
-    return (
-        f"earth_box(ll_to_earth({{}}, {{}}), {{}}) @> ll_to_earth({alias}.lat, {alias}.lon)",
-        [float(lat), float(lon), radius_m],
-    )
+def earth_order(lat: float, lon: float, alias: str = "l") -> tuple[str, list[Any]]:
+    """PostgreSQL with earthdistance: an ORDER BY the GiST index answers nearest first."""
+    return f"ll_to_earth({alias}.lat, {alias}.lon) <-> ll_to_earth({{}}, {{}})", [
+        float(lat),
+        float(lon),
+    ]
 
 
 def _literal(value: float) -> str:

@@ -4,9 +4,9 @@
   degenerate box (lat..lat, lon..lon), kept in sync by triggers on insert, update and delete
   (foreign-key cascades included). Radius, polygon and box queries read candidate ids from
   it, then filter exactly.
-* PostgreSQL: a btree on (lat, lon) that box queries (and the contact filters) use, plus,
-  when the ``cube`` and ``earthdistance`` extensions can be created, a GiST index on
-  ``ll_to_earth(lat, lon)`` for radius queries. Creating an extension needs a privilege the
+* PostgreSQL: a btree on (lat, lon) that radius, box and polygon queries (and the contact
+  filters) use, plus, when the ``cube`` and ``earthdistance`` extensions can be created, a
+  GiST index on ``ll_to_earth(lat, lon)`` that answers nearest-N queries in one ordered scan. Creating an extension needs a privilege the
   CRM's database user may lack: the attempt runs in a savepoint and the btree alone is the
   fallback, so the migration passes either way.
 * Both: one location per contact and per company, one presence row per contact and geofence.
