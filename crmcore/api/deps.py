@@ -20,11 +20,3 @@ def provide_actor(request: Request[Any, Any, Any]) -> Actor:
     if identity is None:
         raise LoginRequired("log in first")
     return identity.actor
-
-
-def provide_current_user(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """The authenticated user's public fields (id, email, name, role, language…)."""
-    identity = request.scope.get("user")
-    if identity is None:
-        raise LoginRequired("log in first")
-    return identity.user

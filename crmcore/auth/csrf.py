@@ -12,8 +12,6 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from markupsafe import Markup, escape
-
 from crmcore.errors import PermissionDenied
 
 FIELD_NAME = "csrf_token"
@@ -32,13 +30,6 @@ def csrf_token(request: Any) -> str:
     if identity is None or identity.session is None:
         return ""
     return identity.session.csrf_token
-
-
-def csrf_input(request: Any) -> Markup:
-    """A hidden ``<input>`` carrying the token, to put inside every ``<form method=post>``."""
-    return Markup('<input type="hidden" name="{}" value="{}">').format(
-        FIELD_NAME, escape(csrf_token(request))
-    )
 
 
 async def submitted_token(request: Any) -> str:

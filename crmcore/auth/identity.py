@@ -48,13 +48,3 @@ def request_identity(request: Any) -> Identity | None:
     """The identity the middleware found for this request (None when anonymous)."""
     return request.scope.get("user")
 
-
-def request_actor(request: Any) -> Actor | None:
-    identity = request_identity(request)
-    return identity.actor if identity is not None else None
-
-
-def request_user(request: Any) -> dict[str, Any] | None:
-    """The signed-in user's public fields (id, email, name, role, language, timezone)."""
-    identity = request_identity(request)
-    return identity.user if identity is not None else None
