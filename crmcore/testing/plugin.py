@@ -121,10 +121,12 @@ def crm_pm(
 ) -> Any:
     from crmcore.plugins import get_plugin_manager
 
+    allowed = _marker_plugins(request)
+    if allowed is not None:
+        # A test plugin is loaded because the test registered it, marker or not.
+        allowed += [name for name, _plugin in _crm_test_plugins.queued]
     pm = get_plugin_manager(
-        crm_settings,
-        extra_plugins=_crm_test_plugins.queued,
-        load_plugins=_marker_plugins(request),
+        crm_settings, extra_plugins=_crm_test_plugins.queued, load_plugins=allowed
     )
     _crm_test_plugins.pm = pm
     return pm
