@@ -20,13 +20,8 @@ from crmcore.jobs import registry_for
 from crmcore.jobs.clock import FrozenClock, frozen_clock
 from crmcore.jobs.embedded import EmbeddedRunner
 from crmcore.services.actor import SYSTEM
-from crmcore.services.automation import (
-    Action,
-    create_rule,
-    evaluate_scheduled_rules,
-    list_runs,
-    set_rule_enabled,
-)
+from crmcore.services.automation import Action, create_rule, list_runs, set_rule_enabled
+from crmcore.services.automation_runs import evaluate_scheduled_rules
 from crmcore.services.contacts import create_contact, get_contact, update_contact
 from crmcore.services.interactions import log_interaction
 from crmcore.services.webhooks import verify_signature

@@ -46,7 +46,7 @@ async def _purge_jobs(payload: dict[str, Any], ctx: Any) -> int:
 @hookimpl
 def register_jobs() -> list[Any]:
     from crmcore.jobs import Job
-    from crmcore.services.automation import evaluate_scheduled_rules, run_rule
+    from crmcore.services.automation_runs import evaluate_scheduled_rules, run_rule
     from crmcore.services.events import dispatch_job
     from crmcore.services.webhooks import deliver_webhook
 

@@ -62,7 +62,7 @@ def _settings_and_pm() -> tuple[Any, Any]:
 def backend_for(queue_url: str | None) -> QueueBackend:
     """The backend for a queue URL (``None``: embedded); one SAQ connection per event loop."""
     if not queue_url:
-        from crmcore.jobs.embedded import EmbeddedBackend
+        from crmcore.jobs.embedded_store import EmbeddedBackend
 
         return EmbeddedBackend()
     from crmcore.jobs.saq_backend import SaqBackend

@@ -1,4 +1,4 @@
-"""The embedded queue: jobs are rows of ``automation_job`` in the CRM's own database.
+"""The embedded queue's storage: jobs are rows of ``automation_job`` in the CRM's database.
 
 Enqueueing is an INSERT, so a job enqueued inside a write transaction exists if and only if
 the change it belongs to was committed. A worker *claims* a due job with one UPDATE that
@@ -12,13 +12,8 @@ workers at once, and never lost.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-import os
-import socket
-import traceback
 import uuid
 import weakref
 from datetime import datetime, timedelta
@@ -28,7 +23,7 @@ from crmcore.automation_app.tables import QueuedJob
 from crmcore.errors import Conflict, NotFound
 from crmcore.jobs import clock
 from crmcore.jobs.backend import STATUSES, JobInfo
-from crmcore.jobs.registry import Job, JobContext, JobRegistry
+from crmcore.jobs.registry import Job, JobRegistry
 
 log = logging.getLogger("crmcore.jobs")
 
@@ -36,7 +31,7 @@ DEFAULT_LEASE_S = 60.0
 DEFAULT_POLL_S = 1.0
 LOST_WORKER = "the worker running this job stopped before finishing it (its lease expired)"
 
-_wakeups: weakref.WeakSet[EmbeddedRunner] = weakref.WeakSet()
+_wakeups: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _run_after_commit(callback: Any) -> None:
@@ -55,6 +50,11 @@ def _run_after_commit(callback: Any) -> None:
 def _wake_local_runners() -> None:
     for runner in list(_wakeups):
         runner.wake()
+
+
+def register_local_runner(runner: Any) -> None:
+    """Let enqueues in this process wake ``runner`` (held weakly) after they commit."""
+    _wakeups.add(runner)
 
 
 def _loads(value: Any) -> Any:
@@ -261,7 +261,7 @@ def _owned(job_id: int, token: str) -> Any:
     )
 
 
-async def _mark_done(job_id: int, token: str) -> None:
+async def mark_done(job_id: int, token: str) -> None:
     await QueuedJob.update(
         {
             QueuedJob.status: "done",
@@ -272,7 +272,7 @@ async def _mark_done(job_id: int, token: str) -> None:
     ).where(_owned(job_id, token))
 
 
-async def _mark_failed(job_id: int, token: str, error: str, retry_at: datetime | None) -> None:
+async def mark_failed(job_id: int, token: str, error: str, retry_at: datetime | None) -> None:
     values: dict[Any, Any] = {QueuedJob.last_error: error[-4000:], QueuedJob.locked_until: None}
     if retry_at is None:
         values.update({QueuedJob.status: "dead", QueuedJob.finished_at: clock.now()})
@@ -283,7 +283,7 @@ async def _mark_failed(job_id: int, token: str, error: str, retry_at: datetime |
     await QueuedJob.update(values).where(_owned(job_id, token))
 
 
-async def _release(job_id: int, token: str) -> None:
+async def release(job_id: int, token: str) -> None:
     """Give an interrupted job back without counting the attempt (the runner is stopping)."""
     await QueuedJob.raw(
         "UPDATE automation_job SET status = 'queued', attempts = attempts - 1, "
@@ -294,206 +294,10 @@ async def _release(job_id: int, token: str) -> None:
     )
 
 
-async def _renew(job_id: int, token: str, lease_s: float) -> bool:
+async def renew_lease(job_id: int, token: str, lease_s: float) -> bool:
     rows = (
         await QueuedJob.update({QueuedJob.locked_until: clock.now() + timedelta(seconds=lease_s)})
         .where(_owned(job_id, token))
         .returning(QueuedJob.id)
     )
     return bool(rows)
-
-
-def default_worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class EmbeddedRunner:
-    """Runs jobs of the embedded queue: inside ``crm serve``, in ``crm worker``, or in a test.
-
-    Tests call :meth:`run_until_idle` with a frozen clock; servers call :meth:`start` and
-    :meth:`stop`.
-    """
-
-    def __init__(
-        self,
-        registry: JobRegistry,
-        *,
-        concurrency: int = 4,
-        poll_interval_s: float | None = None,
-        lease_s: float | None = None,
-        worker_name: str | None = None,
-        schedule: bool = True,
-    ) -> None:
-        from crmcore.jobs.scheduler import PeriodicScheduler
-
-        self.registry = registry
-        self.concurrency = max(1, concurrency)
-        self.poll_interval_s = poll_interval_s or float(
-            os.environ.get("CRM_JOBS_POLL_S", DEFAULT_POLL_S)
-        )
-        self.lease_s = lease_s or float(os.environ.get("CRM_JOBS_LEASE_S", DEFAULT_LEASE_S))
-        self.worker_name = worker_name or default_worker_name()
-        self.scheduler = PeriodicScheduler(registry, EmbeddedBackend()) if schedule else None
-        self.processed = 0
-        self._running: dict[int, tuple[str, asyncio.Task[Any]]] = {}
-        self._tasks: list[asyncio.Task[Any]] = []
-        self._event: asyncio.Event | None = None
-        self._stopping = False
-        _wakeups.add(self)
-
-    # ------------------------------------------------------------------ one job at a time
-
-    async def run_one(self) -> bool:
-        """Claim and run one due job; False when nothing is due."""
-        row = await claim_next(self.worker_name, self.lease_s)
-        if row is None:
-            return False
-        await self._execute(row)
-        return True
-
-    async def run_until_idle(self, max_jobs: int = 100_000) -> int:
-        """Requeue expired leases, enqueue due periodic slots, then run jobs until none is
-        due at the clock's current time. Returns how many jobs ran."""
-        await requeue_expired()
-        if self.scheduler is not None:
-            await self.scheduler.tick()
-        count = 0
-        while count < max_jobs and await self.run_one():
-            count += 1
-        return count
-
-    async def _execute(self, row: dict[str, Any]) -> None:
-        job_id, token = int(row["id"]), row["token"]
-        job = self.registry.jobs.get(row["name"])
-        if job is None:
-            message = f"no job named {row['name']!r} is registered (is its plugin enabled?)"
-            await _mark_failed(job_id, token, message, None)
-            log.error("job %s: %s", job_id, message)
-            return
-        ctx = JobContext(
-            job_id=str(job_id),
-            name=job.name,
-            attempt=row["attempts"],
-            max_attempts=row["max_attempts"],
-            backend="embedded",
-        )
-        task = asyncio.ensure_future(job.func(row["payload"], ctx))
-        self._running[job_id] = (token, task)
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=job.timeout_s)
-        except asyncio.CancelledError:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-            if self._stopping or asyncio.current_task().cancelling():  # type: ignore[union-attr]
-                await asyncio.shield(_release(job_id, token))
-                raise
-            # The heartbeat found the job cancelled or taken over: nothing more to record.
-            log.info("job %s (%s) stopped: cancelled or taken over", job_id, job.name)
-        except Exception as exc:
-            if isinstance(exc, TimeoutError):
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-                error = f"timed out after {job.timeout_s:g}s"
-            else:
-                error = "".join(traceback.format_exception(exc)).strip()
-            if ctx.last_attempt:
-                log.error(
-                    "job %s (%s) is dead after %d attempts: %s",
-                    job_id,
-                    job.name,
-                    ctx.attempt,
-                    error,
-                )
-                await _mark_failed(job_id, token, error, None)
-            else:
-                delay = job.retry_delay(ctx.attempt)
-                log.warning(
-                    "job %s (%s) attempt %d failed, retrying in %gs: %s",
-                    job_id,
-                    job.name,
-                    ctx.attempt,
-                    delay,
-                    error.splitlines()[-1],
-                )
-                await _mark_failed(job_id, token, error, clock.now() + timedelta(seconds=delay))
-        else:
-            await _mark_done(job_id, token)
-        finally:
-            self._running.pop(job_id, None)
-            self.processed += 1
-
-    # ------------------------------------------------------------------ background service
-
-    def wake(self) -> None:
-        """A job was enqueued in this process: look for work now instead of at the next poll."""
-        if self._event is not None:
-            self._event.set()
-
-    async def start(self, *, burst: bool = False) -> None:
-        """Start worker, heartbeat and scheduler tasks on the running event loop."""
-        self._stopping = False
-        self._event = asyncio.Event()
-        self._tasks = [
-            asyncio.create_task(self._work_loop(burst), name=f"crm-job-worker-{i}")
-            for i in range(self.concurrency)
-        ]
-        self._tasks.append(asyncio.create_task(self._upkeep_loop(), name="crm-job-upkeep"))
-
-    async def wait(self) -> None:
-        """Wait until every worker loop ended (burst mode: the queue is empty)."""
-        await asyncio.gather(*self._tasks[: self.concurrency], return_exceptions=True)
-
-    async def stop(self, grace_s: float = 10.0) -> None:
-        """Stop claiming; give running jobs ``grace_s`` to finish, then put them back."""
-        self._stopping = True
-        self.wake()
-        workers, upkeep = self._tasks[: self.concurrency], self._tasks[self.concurrency :]
-        for task in upkeep:
-            task.cancel()
-        if workers:
-            done, pending = await asyncio.wait(workers, timeout=grace_s)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*workers, *upkeep, return_exceptions=True)
-        self._tasks = []
-
-    async def _work_loop(self, burst: bool) -> None:
-        assert self._event is not None
-        while not self._stopping:
-            try:
-                ran = await self.run_one()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("job runner %s: claiming a job failed", self.worker_name)
-                ran = False
-            if ran:
-                continue
-            if burst and not self._running:
-                return
-            self._event.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), timeout=self.poll_interval_s)
-
-    async def _upkeep_loop(self) -> None:
-        """Renew leases of running jobs, requeue lost ones, enqueue periodic slots."""
-        interval = min(self.lease_s / 3, 5.0)
-        while True:
-            try:
-                await self._heartbeat()
-                await requeue_expired()
-                if self.scheduler is not None and await self.scheduler.tick():
-                    self.wake()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("job runner %s: upkeep failed", self.worker_name)
-            await asyncio.sleep(interval)
-
-    async def _heartbeat(self) -> None:
-        for job_id, (token, task) in list(self._running.items()):
-            if not await _renew(job_id, token, self.lease_s):
-                # Cancelled by someone, or our lease lapsed and another worker took it over.
-                task.cancel()

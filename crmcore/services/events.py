@@ -17,7 +17,7 @@ from typing import Any
 
 from crmcore.db.runtime import current_database
 from crmcore.jobs import clock
-from crmcore.services.automation import enabled_event_rules, trigger_rules_for_event
+from crmcore.services.automation_runs import enabled_event_rules, trigger_rules_for_event
 from crmcore.services.context import current_pm
 from crmcore.services.transaction import after_commit, write_transaction
 from crmcore.services.webhooks import active_webhooks, create_deliveries

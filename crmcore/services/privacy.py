@@ -145,7 +145,7 @@ def _like_patterns(identifiers: list[str]) -> list[str]:
 
 def _mentions(stored: Any, contact_ids: list[int], identifiers: list[str], event: str = "") -> bool:
     """Does a stored JSON value hold the person's identifiers, or is it an event about them?"""
-    from crmcore.services.automation import contacts_of_event
+    from crmcore.services.automation_runs import contacts_of_event
 
     data = _load(stored)
     text = json.dumps(data, default=str, ensure_ascii=False)
