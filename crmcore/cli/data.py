@@ -260,7 +260,7 @@ def export_contacts(
         if output:
             return await export_to_file(entity, fmt, output, actor, filters)
         export = await plan_export(entity, actor, filters)
-        stream = click.get_binary_stream("stdout")
+        stream = sys.stdout.buffer
         async for chunk in stream_text(export, fmt):
             stream.write(chunk)
         stream.flush()
