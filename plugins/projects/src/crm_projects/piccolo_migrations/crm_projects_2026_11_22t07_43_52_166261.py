@@ -45,9 +45,7 @@ DESCRIPTION = "first"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="crm_projects", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="crm_projects", description=DESCRIPTION)
 
     manager.add_table(
         class_name="Project",
