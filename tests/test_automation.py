@@ -287,6 +287,27 @@ async def test_disabled_rule_does_not_run(crm_user, runner, clock):
     assert await tasks_of(contact["id"]) == [] and await list_runs(rule["id"]) == []
 
 
+async def test_event_about_a_deleted_contact_is_logged_as_skipped(runner, clock):
+    from crmcore.jobs import current_backend
+    from crmcore.services.contacts import delete_contact
+
+    rule = await create_rule(
+        {
+            "name": "Anything about contacts",
+            "trigger": {"event": "contact.*"},
+            "actions": [{"action": "add_tag", "tag": "seen"}],
+        },
+        SYSTEM,
+    )
+    contact = await create_contact({"first_name": "Fleeting"}, SYSTEM)
+    await delete_contact(contact["id"], SYSTEM)
+    await settle(runner, clock)
+    runs = await list_runs(rule["id"])
+    assert [run["status"] for run in runs] == ["skipped", "skipped"]
+    assert {run["error"] for run in runs} == {"the contact no longer exists"}
+    assert await current_backend().list_jobs(status="dead") == []
+
+
 async def test_plugin_actions_join_the_core_ones(runner, clock, register_test_plugin):
     calls: list[tuple[int, dict[str, Any], str]] = []
 

@@ -188,7 +188,9 @@ async def _contact_matches(contact_id: int, conditions: dict[str, Any] | None) -
     return bool(rows)
 
 
-async def _open_run(payload: dict[str, Any], rule: dict[str, Any]) -> dict[str, Any]:
+async def _open_run(
+    payload: dict[str, Any], rule: dict[str, Any], contact_exists: bool
+) -> dict[str, Any]:
     """The run for this trigger: created on the first attempt, found on later ones."""
     run_key = payload["run_key"]
     async with write_transaction():
@@ -196,7 +198,7 @@ async def _open_run(payload: dict[str, Any], rule: dict[str, Any]) -> dict[str, 
             RuleRun(
                 rule=rule["id"],
                 run_key=run_key,
-                contact=payload.get("contact_id"),
+                contact=payload.get("contact_id") if contact_exists else None,
                 event_id=payload.get("event_id"),
                 status="running",
                 steps=[],
@@ -223,11 +225,11 @@ async def run_rule(payload: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     if rule_row is None:
         return {"status": "skipped", "reason": "the rule was deleted"}
     rule = rule_from_row(rule_row)
-    run = await _open_run(payload, rule)
-    if run["status"] in ("done", "skipped", "failed"):
-        return {"status": run["status"], "run_id": run["id"]}
     contact_id = int(payload["contact_id"])
     contact = (await contact_dicts([contact_id])).get(contact_id)
+    run = await _open_run(payload, rule, contact is not None)
+    if run["status"] in ("done", "skipped", "failed"):
+        return {"status": run["status"], "run_id": run["id"]}
     finished = clock.now()
     if not rule["enabled"]:
         await _save_run(
