@@ -331,8 +331,12 @@ def _point_list(
 def _normalize_points(values: list[Any], kind: str, region: str) -> list[str]:
     result: list[str] = []
     for value in values:
-        if not isinstance(value, str) or not value.strip():
+        if isinstance(value, int) and not isinstance(value, bool) and kind == "phone":
+            value = str(value)
+        if value is None or (isinstance(value, str) and not value.strip()):
             continue
+        if not isinstance(value, str):
+            raise ValidationError.for_field(kind, f"{value!r} is not text.")
         normalized = normalize_email(value) if kind == "email" else normalize_phone(value, region)
         if normalized not in result:
             result.append(normalized)
