@@ -25,7 +25,8 @@ pytestmark = pytest.mark.crm_plugins("notes")
 PAGE_TEMPLATE = """\
 {% extends "core/base.html" %}
 {% block title %}{{ _("Visit notes") }}{% endblock %}
-{% block content %}<h1>{{ _("Visit notes") }}</h1><p id="count">{{ count|number }}</p>{% endblock %}
+{% block content %}<h1>{{ _("Visit notes") }}</h1><p id="count">{{ count|number }}</p>
+<p id="region">{{ notes_region }}</p>{% endblock %}
 """
 
 PERSIAN_CATALOG = """\
@@ -60,6 +61,10 @@ class NotesPlugin:
             return Template(template_name="notes/visits.html", context={"count": 1234})
 
         return [visits]
+
+    @hookimpl
+    def extra_template_vars(self, request: Any, template: str) -> dict[str, Any]:
+        return {"notes_region": "North"} if template.startswith("notes/") else {}
 
     @hookimpl
     def menu_links(self, request: Any) -> list[Any]:
@@ -101,9 +106,9 @@ async def test_plugin_menu_entry_panel_and_card_appear_on_the_pages(
     dashboard = await web_client.get("/")
     assert '<a href="/notes/visits">Visit notes</a>' in dashboard.text
     assert "Visits this week" in dashboard.text and "<p class='stat'>7</p>" in dashboard.text
-    # Ordered between the core's Calendar (50) and Import (60) entries.
+    # Ordered between the core's Calendar (50) and Settings (80) entries.
     nav = dashboard.text.split('class="nav-links"')[1]
-    assert nav.index("/calendar") < nav.index("/notes/visits") < nav.index("/imports")
+    assert nav.index("/calendar") < nav.index("/notes/visits") < nav.index("/settings/fields")
 
     page = await web_client.get(f"/contacts/{contact['id']}")
     assert "Field visits" in page.text
@@ -118,6 +123,7 @@ async def test_plugin_page_uses_the_core_layout_its_templates_and_its_catalog(
     assert '<html lang="en" dir="ltr">' in english.text
     assert 'aria-current="page"' in english.text.split("/notes/visits")[1][:40]
     assert '<p id="count">1,234</p>' in english.text
+    assert '<p id="region">North</p>' in english.text  # from extra_template_vars
     persian = await web_client.get("/notes/visits?lang=fa")
     assert '<html lang="fa" dir="rtl">' in persian.text
     assert "<h1>یادداشت‌های بازدید</h1>" in persian.text

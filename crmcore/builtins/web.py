@@ -34,16 +34,30 @@ def menu_links(request: Any) -> list[Any]:
     from crmcore.web.templating import translator_for
 
     _ = translator_for(request).gettext
-    return [
+    links = [
         MenuLink(_("Dashboard"), "/", order=10),
         MenuLink(_("Contacts"), "/contacts", order=20, permission="contacts.read"),
         MenuLink(_("Companies"), "/companies", order=30, permission="contacts.read"),
         MenuLink(_("Tasks"), "/tasks", order=40, permission="contacts.read"),
         MenuLink(_("Calendar"), "/calendar", order=50, permission="contacts.read"),
-        MenuLink(_("Import"), "/imports", order=60, permission="contacts.import"),
         MenuLink(_("Settings"), "/settings/fields", order=80, permission="settings.manage"),
         MenuLink(_("Plugins"), "/plugins", order=90),
     ]
+    # The import page belongs to the data area (crmcore/web/views/imports.py); the menu
+    # shows it once that page is mounted.
+    if _has_page(request.app, IMPORT_PAGE):
+        links.append(MenuLink(_("Import"), IMPORT_PAGE, order=60, permission="contacts.import"))
+    return links
+
+
+IMPORT_PAGE = "/imports"
+
+
+def _has_page(app: Any, path: str) -> bool:
+    found = app.state.get("crm_pages")
+    if found is None:
+        found = app.state["crm_pages"] = {route.path for route in app.routes}
+    return path in found
 
 
 @hookimpl

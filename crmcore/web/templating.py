@@ -44,6 +44,7 @@ __all__ = [
     "build_catalogs",
     "build_environment",
     "build_template_config",
+    "extra_template_vars",
     "locale_search_path",
     "menu_links_for",
     "page_context",
@@ -154,6 +155,36 @@ def menu_links_for(request: Any) -> list[MenuLink]:
     return visible
 
 
+EXTRA_VARS_DONE = "crm_extra_vars_done"
+
+
+async def extra_template_vars(request: Any, template: str) -> dict[str, Any]:
+    """Variables every plugin adds to ``template`` (``extra_template_vars`` hook), awaited."""
+    pm: CRMPluginManager = request.app.state.pm
+    merged: dict[str, Any] = {EXTRA_VARS_DONE: True}
+    for _name, result in await pm.acall("extra_template_vars", request=request, template=template):
+        merged.update(result or {})
+    return merged
+
+
+def _sync_extra_template_vars(request: Any, template: str | None) -> dict[str, Any]:
+    """The same for a template rendered without :func:`extra_template_vars` (a plugin's
+    own ``Template`` response): only implementations that are not async can answer here."""
+    pm: CRMPluginManager = request.app.state.pm
+    merged: dict[str, Any] = {}
+    for name, result in pm.call_in_order(
+        "extra_template_vars", request=request, template=template or ""
+    ):
+        if hasattr(result, "__await__"):
+            result.close()
+            log.warning(
+                "plugin %r: async extra_template_vars are only awaited for core pages", name
+            )
+            continue
+        merged.update(result or {})
+    return merged
+
+
 def page_context(request: Any) -> dict[str, Any]:
     """What ``core/base.html`` needs on every page, derived from the request."""
     from crmcore.web.i18n import text_direction
@@ -186,7 +217,10 @@ class PageTemplate(jinja2.Template):
         locals: Mapping[str, Any] | None = None,  # noqa: A002
     ) -> jinja2.runtime.Context:
         if vars is not None and "lang" not in vars and vars.get("request") is not None:
-            vars = {**page_context(vars["request"]), **vars}
+            request = vars["request"]
+            done = vars.get(EXTRA_VARS_DONE)
+            extra = {} if done else _sync_extra_template_vars(request, self.name)
+            vars = {**page_context(request), **extra, **vars}
         return super().new_context(vars, shared, locals)
 
 

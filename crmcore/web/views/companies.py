@@ -39,8 +39,8 @@ async def companies_list(
     page = await list_companies(actor, q=q or None, cursor=cursor or None, limit=PAGE_SIZE)
     context = {"companies": page.items, "next_cursor": page.next, "q": q}
     if is_htmx(request) and not request.headers.get("hx-history-restore-request"):
-        return render(request, "core/company_rows.html", context)
-    return render(request, "core/companies.html", context)
+        return await render(request, "core/company_rows.html", context)
+    return await render(request, "core/companies.html", context)
 
 
 async def _form_context(
@@ -62,7 +62,7 @@ def _errors(request: Request[Any, Any, Any], exc: ValidationError) -> dict[str, 
 @get("/companies/new", name="company-new")
 async def company_form_page(request: Request[Any, Any, Any], actor: CurrentActor) -> Template:
     values = FormValues([("owner_id", str(actor.user_id or ""))])
-    return render(request, "core/company_form.html", await _form_context(values, {}, None))
+    return await render(request, "core/company_form.html", await _form_context(values, {}, None))
 
 
 @post("/companies", name="company-create")
@@ -75,7 +75,7 @@ async def company_create(
         company = await create_company(company_input(form, fields), actor)
     except ValidationError as exc:
         context = await _form_context(form, _errors(request, exc), None)
-        return render(request, "core/company_form.html", context, status_code=422)
+        return await render(request, "core/company_form.html", context, status_code=422)
     return redirect(f"/companies/{company['id']}", "created")
 
 
@@ -86,7 +86,7 @@ async def company_edit_page(
     company = await get_company(company_id, actor)
     fields = await list_fields("company")
     context = await _form_context(record_values(company, fields), {}, company)
-    return render(request, "core/company_form.html", context)
+    return await render(request, "core/company_form.html", context)
 
 
 @post("/companies/{company_id:int}", name="company-update")
@@ -100,7 +100,7 @@ async def company_update(
         await update_company(company_id, company_input(form, fields), actor)
     except ValidationError as exc:
         context = await _form_context(form, _errors(request, exc), company)
-        return render(request, "core/company_form.html", context, status_code=422)
+        return await render(request, "core/company_form.html", context, status_code=422)
     return redirect(f"/companies/{company_id}", "saved")
 
 
@@ -111,7 +111,7 @@ async def company_page(
     company = await get_company(company_id, actor)
     contacts = await list_contacts(actor, company=company_id, limit=RELATED_SIZE)
     interactions = await list_interactions(actor, company_id=company_id, limit=RELATED_SIZE)
-    return render(
+    return await render(
         request,
         "core/company.html",
         {

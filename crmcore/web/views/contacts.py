@@ -81,9 +81,9 @@ async def contacts_list(
     }
     wants_rows = is_htmx(request) and not request.headers.get("hx-history-restore-request")
     if wants_rows:
-        return render(request, "core/contact_rows.html", context)
+        return await render(request, "core/contact_rows.html", context)
     context.update(tags=await list_tags(), users=await user_names())
-    return render(request, "core/contacts.html", context)
+    return await render(request, "core/contacts.html", context)
 
 
 @post("/contacts/bulk-tag", name="contacts-bulk-tag")
@@ -115,7 +115,7 @@ async def _form_context(
 @get("/contacts/new", name="contact-new")
 async def contact_form_page(request: Request[Any, Any, Any], actor: CurrentActor) -> Template:
     values = FormValues([("stage", "lead"), ("owner_id", str(actor.user_id or ""))])
-    return render(request, "core/contact_form.html", await _form_context(values, {}, None))
+    return await render(request, "core/contact_form.html", await _form_context(values, {}, None))
 
 
 @post("/contacts", name="contact-create")
@@ -128,7 +128,7 @@ async def contact_create(
         contact = await create_contact(contact_input(form, fields), actor)
     except ValidationError as exc:
         context = await _form_context(form, _errors(request, exc), None)
-        return render(request, "core/contact_form.html", context, status_code=422)
+        return await render(request, "core/contact_form.html", context, status_code=422)
     return redirect(f"/contacts/{contact['id']}", "created")
 
 
@@ -139,7 +139,7 @@ async def contact_edit_page(
     contact = await get_contact(contact_id, actor)
     fields = await list_fields("contact")
     context = await _form_context(record_values(contact, fields), {}, contact)
-    return render(request, "core/contact_form.html", context)
+    return await render(request, "core/contact_form.html", context)
 
 
 @post("/contacts/{contact_id:int}", name="contact-update")
@@ -153,7 +153,7 @@ async def contact_update(
         await update_contact(contact_id, contact_input(form, fields), actor)
     except ValidationError as exc:
         context = await _form_context(form, _errors(request, exc), contact)
-        return render(request, "core/contact_form.html", context, status_code=422)
+        return await render(request, "core/contact_form.html", context, status_code=422)
     return redirect(f"/contacts/{contact_id}", "saved")
 
 
@@ -192,7 +192,7 @@ async def contact_page_response(
         "task_errors": task_errors or {},
         "now": dt.datetime.now(dt.UTC),
     }
-    return render(request, "core/contact.html", context, status_code=status_code)
+    return await render(request, "core/contact.html", context, status_code=status_code)
 
 
 @get("/contacts/{contact_id:int}", name="contact")

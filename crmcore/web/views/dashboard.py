@@ -225,4 +225,4 @@ async def core_dashboard_cards(request: Request[Any, Any, Any]) -> list[Card]:
 async def dashboard(request: Request[Any, Any, Any]) -> Template:
     pm = request.app.state.pm
     cards = by_order(await pm.acall_flat("dashboard_cards", request=request), Card)
-    return render(request, "core/dashboard.html", {"cards": cards})
+    return await render(request, "core/dashboard.html", {"cards": cards})

@@ -10,7 +10,7 @@ from litestar.response import Template
 
 from crmcore.errors import CRMError, NotFound, PermissionDenied
 from crmcore.web.templating import translator_for
-from crmcore.web.views.rendering import render
+from crmcore.web.views.rendering import render_template
 
 __all__ = ["html_error_handler"]
 
@@ -31,7 +31,7 @@ def html_error_handler(request: Request[Any, Any, Any], exc: CRMError) -> Respon
     else:
         log.info("page %s answered %s: %s", request.url.path, exc.status_code, exc.message)
         title, message = _("Something went wrong. Please try again."), exc.message
-    return render(
+    return render_template(
         request,
         "core/error.html",
         {"title": title, "message": message},

@@ -38,6 +38,6 @@ def plugin_rows(pm: CRMPluginManager, gettext: Callable[[str], str]) -> list[dic
 @get("/plugins", name="plugins")
 async def plugins_page(request: Request[Any, Any, Any]) -> Template:
     pm: CRMPluginManager = request.app.state.pm
-    return render(
+    return await render(
         request, "core/plugins.html", {"plugins": plugin_rows(pm, translator_for(request).gettext)}
     )

@@ -15,7 +15,7 @@ from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
-from crmcore.web.templating import translator_for
+from crmcore.web.templating import extra_template_vars, translator_for
 
 __all__ = [
     "NOTICES",
@@ -25,6 +25,7 @@ __all__ = [
     "read_form",
     "redirect",
     "render",
+    "render_template",
 ]
 
 NOTICE_COOKIE = "crm_notice"
@@ -62,14 +63,18 @@ def _pending_notice(request: Request[Any, Any, Any]) -> list[Notice]:
     return [Notice(kind, translator_for(request).gettext(text))]
 
 
-def render(
+def render_template(
     request: Request[Any, Any, Any],
     template: str,
     context: Mapping[str, Any] | None = None,
     *,
     status_code: int = 200,
 ) -> Template:
-    """A page (or an htmx fragment) response; shows and then clears a pending notice."""
+    """A page (or an htmx fragment) response; shows and then clears a pending notice.
+
+    Synchronous, for exception handlers; handlers use :func:`render`, which also awaits the
+    plugins' ``extra_template_vars``.
+    """
     values = dict(context or {})
     notices = _pending_notice(request)
     values.setdefault("flash_messages", notices)
@@ -77,6 +82,19 @@ def render(
     return Template(
         template_name=template, context=values, status_code=status_code, cookies=cookies
     )
+
+
+async def render(
+    request: Request[Any, Any, Any],
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> Template:
+    """Render a core page with the plugins' ``extra_template_vars`` (the page's own values
+    win over a plugin's of the same name)."""
+    extra = await extra_template_vars(request, template)
+    return render_template(request, template, {**extra, **(context or {})}, status_code=status_code)
 
 
 def redirect(url: str, notice: str | None = None) -> Response[Any]:

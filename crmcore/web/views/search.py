@@ -25,7 +25,7 @@ async def search_page(
     query = q.strip()
     contacts = await list_contacts(actor, q=query, limit=RESULTS) if query else None
     companies = await list_companies(actor, q=query, limit=RESULTS) if query else None
-    return render(
+    return await render(
         request,
         "core/search.html",
         {

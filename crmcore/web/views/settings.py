@@ -48,7 +48,7 @@ async def _fields_page(
     request: Request[Any, Any, Any], values: FormValues, errors: dict[str, str], status: int
 ) -> Template:
     _ = translator_for(request).gettext
-    return render(
+    return await render(
         request,
         "core/settings_fields.html",
         {
@@ -94,7 +94,7 @@ async def _users_page(
     request: Request[Any, Any, Any], values: FormValues, errors: dict[str, str], status: int
 ) -> Template:
     catalog = translator_for(request)
-    return render(
+    return await render(
         request,
         "core/settings_users.html",
         {

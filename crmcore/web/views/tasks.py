@@ -77,8 +77,8 @@ async def tasks_page(
     status = status if status in STATUS_FILTERS else "planned"
     context = await _tasks_context(actor, mine=mine, status=status, cursor=cursor)
     if cursor and is_htmx(request):
-        return render(request, "core/task_rows.html", context)
-    return render(request, "core/tasks.html", context)
+        return await render(request, "core/task_rows.html", context)
+    return await render(request, "core/tasks.html", context)
 
 
 def task_input(form: FormValues, tz: str) -> dict[str, Any]:
@@ -108,7 +108,7 @@ async def new_task(
         context = await _tasks_context(actor, mine=True, status="planned")
         errors = field_errors(exc, translator_for(request), request_language(request))
         context.update(values=form, errors=errors)
-        return render(request, "core/tasks.html", context, status_code=422)
+        return await render(request, "core/tasks.html", context, status_code=422)
     return redirect("/tasks", "task_created")
 
 
@@ -166,7 +166,7 @@ async def calendar_page(
             due = due if due.tzinfo else due.replace(tzinfo=dt.UTC)
             by_day[due.astimezone(ZoneInfo(tz)).date()].append(task)
     previous, following = _shift(year, month, -1), _shift(year, month, 1)
-    return render(
+    return await render(
         request,
         "core/calendar.html",
         {
