@@ -24,8 +24,6 @@ from crmcore.tables import Company, Contact, ContactPoint
 
 NAME_SCORE = 90
 EXACT_SCORE = 100
-# Names compared per rapidfuzz call: a block of this many rows against one company.
-_NAME_BLOCK = 2000
 
 
 @dataclass
@@ -85,26 +83,19 @@ async def _shared_points(pairs: dict[tuple[int, int], DuplicatePair], limit: int
 def similar_names(
     people: list[tuple[int, str]], min_score: int = NAME_SCORE
 ) -> Iterable[tuple[int, int, int]]:
-    """Pairs ``(id, id, score)`` among ``people`` (id, name key) scoring at least ``min_score``."""
+    """Pairs ``(id, id, score)`` among ``people`` (id, name key) scoring at least ``min_score``.
+
+    Each name is compared with the names after it by rapidfuzz's C loop, which skips pairs
+    whose lengths alone rule out the cutoff.
+    """
     people = [(pid, name) for pid, name in people if name]
-    if len(people) < 2:
-        return
     names = [name for _pid, name in people]
-    for start in range(0, len(people), _NAME_BLOCK):
-        block = names[start : start + _NAME_BLOCK]
-        matrix = process.cdist(
-            block,
-            names,
-            scorer=fuzz.token_sort_ratio,
-            score_cutoff=min_score,
-            dtype="uint8",
-            workers=1,
-        )
-        rows, cols = matrix.nonzero()
-        for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
-            a, b = start + i, j
-            if a < b:
-                yield people[a][0], people[b][0], int(matrix[i, j])
+    for index in range(len(people) - 1):
+        later = names[index + 1 :]
+        for _name, score, offset in process.extract(
+            names[index], later, scorer=fuzz.token_sort_ratio, score_cutoff=min_score, limit=None
+        ):
+            yield people[index][0], people[index + 1 + offset][0], int(score)
 
 
 async def _similar_names_in_companies(
