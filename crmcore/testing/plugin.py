@@ -56,6 +56,7 @@ def _crm_template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def crm_home(tmp_path: Path) -> Path:
+    """The throwaway instance's ``CRM_HOME`` folder (inside the test's ``tmp_path``)."""
     home = tmp_path / "crm-home"
     home.mkdir()
     return home
@@ -109,8 +110,10 @@ def _crm_test_plugins() -> _TestPlugins:
 def register_test_plugin(_crm_test_plugins: _TestPlugins) -> Callable[..., str]:
     """``register_test_plugin(obj, name)``: add a plugin (module or object with hookimpls).
 
-    Call it before requesting ``crm_app`` when the plugin adds routes or tables; hooks called
-    per request or per write work whenever it is registered.
+    Hooks called per request or per write work whenever it is registered. A plugin that adds
+    tables, routes or commands must be registered before ``crm_pm`` is built: from a fixture
+    the test lists before ``crm_pm``/``crm_db``/``crm_app``/``crm_client``. It is loaded
+    whatever the ``crm_plugins`` marker says.
     """
     return _crm_test_plugins.register
 
@@ -119,6 +122,8 @@ def register_test_plugin(_crm_test_plugins: _TestPlugins) -> Callable[..., str]:
 def crm_pm(
     request: pytest.FixtureRequest, crm_settings: Settings, _crm_test_plugins: _TestPlugins
 ) -> Any:
+    """The plugin manager: the core's built-ins, the plugins the ``crm_plugins`` marker
+    names (none without it, every installed one for ``"*"``) and registered test plugins."""
     from crmcore.plugins import get_plugin_manager
 
     allowed = _marker_plugins(request)
