@@ -51,7 +51,10 @@ async def test_locations_crud_and_radius_queries(crm_client):
     )
 
     near = await crm_client.get(f"{API}/near", params={"lat": 35.70, "lon": 51.40, "km": 10})
-    assert [hit["id"] for hit in near.json()["items"]] == [tehran["id"]]
+    assert near.status_code == 200, near.text
+    assert [(hit["id"], hit["name"]) for hit in near.json()["items"]] == [
+        (tehran["id"], "Tehran Office")
+    ]
     wider = await crm_client.get(f"{API}/near", params={"contact_id": tehran["id"], "km": 50})
     assert [hit["id"] for hit in wider.json()["items"]] == [karaj["id"]]  # itself left out
     by_city = await crm_client.get(f"{API}/near", params={"city": "کرج", "km": 15})
@@ -149,10 +152,24 @@ async def test_geocode_endpoint_and_bulk_run(crm_client):
     response = await crm_client.get(f"{API}/geocode", params={"q": "شیراز"})
     assert response.status_code == 200 and response.json()["name"] == "Shiraz"
     assert (await crm_client.get(f"{API}/geocode", params={"q": "Qwxyz"})).status_code == 404
+    from crmcore.jobs.embedded import EmbeddedRunner
+    from crmcore.jobs.registry import registry_for
+    from crmcore.services.records import plugin_manager
+    from crmcore.tables import Contact
+
+    contact = await create_contact({"first_name": "Imported"}, SYSTEM)
+    await Contact.update({Contact.city: "Isfahan"}).where(Contact.id == contact["id"])
     run = await crm_client.post(f"{API}/geocode-runs")
     assert run.status_code == 202 and run.json()["status"] == "queued"
-    shown = await crm_client.get(f"{API}/geocode-runs/{run.json()['id']}")
-    assert shown.json()["job_id"]
+    run_url = f"{API}/geocode-runs/{run.json()['id']}"
+    assert (await crm_client.get(run_url)).json()["job_id"]
+
+    runner = EmbeddedRunner(registry_for(plugin_manager()), schedule=False)
+    assert await runner.run_until_idle() == 1
+    finished = (await crm_client.get(run_url)).json()
+    assert (finished["status"], finished["geocoded"], finished["percent"]) == ("done", 1, 100.0)
+    location = await crm_client.get(f"{API}/locations", params={"contact_id": contact["id"]})
+    assert location.json()["items"][0]["label"] == "Isfahan, IR"
 
 
 async def test_map_page_and_contact_panel(crm_client):
