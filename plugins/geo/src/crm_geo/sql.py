@@ -5,7 +5,8 @@ bounding box (the SQLite R*Tree, or the PostgreSQL btree on (lat, lon)), and an 
 (haversine or ray casting) with the same formula and Earth radius as
 :mod:`crm_geo.spatial`, in SQL for contact filters and in Python over the candidates
 elsewhere, so both agree on who is inside. Nearest-N on PostgreSQL may use the GiST index on
-``ll_to_earth`` instead. The R*Tree stores 32-bit floats rounded outwards, which only ever adds candidates.
+``ll_to_earth`` instead. The R*Tree stores 32-bit floats rounded outwards, which only ever
+adds candidates.
 """
 
 from __future__ import annotations
