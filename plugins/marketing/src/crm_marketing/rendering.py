@@ -1,0 +1,140 @@
+"""Email templates rendered in a sandbox.
+
+Templates are written by users, so they run in Jinja's ``ImmutableSandboxedEnvironment``:
+no attribute starting with ``_``, no mutation of passed objects, no Python internals. On
+top of that, :func:`check_template` refuses a template that names a private attribute
+(``{{ ''.__class__.__mro__ }}``) when it is saved, so the author hears about it.
+
+The HTML part is autoescaped (a contact's name cannot inject markup); the text part is not.
+Persian or Arabic content is wrapped in ``dir="rtl"``.
+"""
+
+from __future__ import annotations
+
+import functools
+import html as html_lib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from crmcore.errors import ValidationError
+
+_html_env = ImmutableSandboxedEnvironment(autoescape=True)
+_text_env = ImmutableSandboxedEnvironment(autoescape=False)
+_RTL_CHARS = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'<>\s]+)\2""", re.IGNORECASE)
+
+CONTACT_FIELDS = (
+    "id", "first_name", "last_name", "title", "email", "phone", "city", "region", "country",
+    "stage", "language", "source",
+)  # fmt: skip
+
+
+@dataclass
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+    links: list[str] = field(default_factory=list)
+
+
+def check_template(source: str, part: str) -> None:
+    """Refuse templates that do not parse or that reach for private attributes."""
+    try:
+        tree = _html_env.parse(source)
+    except TemplateSyntaxError as exc:
+        raise ValidationError.for_field(part, f"line {exc.lineno}: {exc.message}") from exc
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        name = getattr(node, "attr", None) or getattr(node, "name", None)
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value
+        if isinstance(name, str) and name.startswith("_"):
+            raise ValidationError.for_field(
+                part, f"templates cannot use private names such as {name!r}."
+            )
+
+
+def template_contact(row: dict[str, Any]) -> dict[str, Any]:
+    """The contact as templates see it: plain fields plus ``custom`` and ``display_name``."""
+    contact = {key: row.get(key) or "" for key in CONTACT_FIELDS}
+    contact["id"] = row.get("id")
+    custom = row.get("custom")
+    contact["custom"] = dict(custom) if isinstance(custom, dict) else {}
+    name = f"{contact['first_name']} {contact['last_name']}".strip()
+    contact["display_name"] = name or contact["email"]
+    return contact
+
+
+def is_rtl(text: str) -> bool:
+    """True when the text is mostly written in a right-to-left script."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return False
+    rtl = sum(1 for c in letters if _RTL_CHARS.match(c))
+    return rtl * 2 >= len(letters)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(autoescape: bool, source: str) -> Any:
+    """Compiled templates, cached: a broadcast renders one template thousands of times."""
+    return (_html_env if autoescape else _text_env).from_string(source)
+
+
+def _render(env: ImmutableSandboxedEnvironment, source: str, context: dict[str, Any]) -> str:
+    try:
+        return _compiled(env is _html_env, source).render(**context)
+    except SecurityError as exc:
+        raise ValidationError(f"the template tried something unsafe: {exc}") from exc
+    except TemplateSyntaxError as exc:
+        raise ValidationError(f"template line {exc.lineno}: {exc.message}") from exc
+    except Exception as exc:
+        raise ValidationError(f"the template cannot be rendered: {exc}") from exc
+
+
+def extract_links(html: str) -> list[str]:
+    """The http(s) link targets of ``<a href>`` in rendered HTML, in order, unique."""
+    seen: dict[str, None] = {}
+    for match in _HREF.finditer(html):
+        seen.setdefault(html_lib.unescape(match.group(3)), None)
+    return list(seen)
+
+
+def rewrite_links(html: str, tracked: Any) -> str:
+    """Replace each ``<a href>`` target with ``tracked(url)`` (the signed click redirect)."""
+
+    def replace(match: re.Match[str]) -> str:
+        url = html_lib.unescape(match.group(3))
+        return f"{match.group(1)}{match.group(2)}{html_lib.escape(tracked(url))}{match.group(2)}"
+
+    return _HREF.sub(replace, html)
+
+
+def render_email(
+    template: dict[str, Any],
+    contact_row: dict[str, Any],
+    *,
+    subject: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> RenderedEmail:
+    """Render subject, HTML and text for one contact. ``extra`` adds variables such as
+    ``unsubscribe_url``. The HTML gets a ``dir="rtl"`` wrapper when its text is Persian or
+    Arabic; without a text part, one is derived from the HTML."""
+    context = {"contact": template_contact(contact_row), **(extra or {})}
+    subject_text = _render(_text_env, subject or template.get("subject") or "", context)
+    html = _render(_html_env, template.get("html") or "", context)
+    text = _render(_text_env, template.get("text") or "", context)
+    if not text and html:
+        text = html_lib.unescape(re.sub(r"<[^>]+>", "", html)).strip()
+    if html and is_rtl(re.sub(r"<[^>]+>", "", html)):
+        html = f'<div dir="rtl" lang="fa" style="direction:rtl;text-align:right">{html}</div>'
+    return RenderedEmail(
+        subject=" ".join(subject_text.split()), html=html, text=text, links=extract_links(html)
+    )
+
+
+def render_text(source: str, contact_row: dict[str, Any]) -> str:
+    """A one-line template (task titles) rendered for a contact, sandboxed."""
+    return _render(_text_env, source, {"contact": template_contact(contact_row)})

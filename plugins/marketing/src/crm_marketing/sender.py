@@ -1,0 +1,380 @@
+"""Sending: claim queued sends, render, hand them to SMTP, record each as sent.
+
+Exactly-once rests on three things:
+
+1. ``marketing_send`` has UNIQUE (campaign, step, contact): a message for a step exists at
+   most once, whoever queues it and however often.
+2. A sender *claims* a batch (``queued`` → ``sending`` with its own ``claim_token`` and a
+   ``lease_until``) in one short transaction. Concurrent senders never claim the same row
+   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's IMMEDIATE transactions serialise
+   claims). A sender renews its lease while it works and checks the campaign's status
+   between messages, handing unsent claims back on pause.
+3. Right after the SMTP server accepts a message (its ``250`` to DATA), the row is marked
+   ``sent`` in its own commit, guarded by the claim token. A sender that dies leaves its
+   unsent claims in ``sending``; once the lease expires they are claimed again.
+
+The choice for a crash is **at-least-once**: a claim whose handoff did not complete is
+retried. The only case that can duplicate a message is a process killed in the instant
+between the server's ``250`` and the ``sent`` commit (one UPDATE, well under a
+millisecond); every message carries a stable ``Message-ID`` (``<m{send}.{campaign}@…>``)
+so a receiving system can drop that duplicate. At-most-once would instead lose the
+message, which is worse for a welcome email and no better for the reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import aiosmtplib
+
+from crmcore.jobs import clock, enqueue
+from crmcore.services.records import engine_type, fetch
+from crmcore.services.transaction import write_transaction
+from crm_marketing import signing
+from crm_marketing.config import MarketingConfig
+from crm_marketing.rendering import RenderedEmail, render_email, rewrite_links
+from crm_marketing.templates_store import contact_rows, get_template
+
+log = logging.getLogger("crm_marketing.sender")
+
+MAX_ATTEMPTS = 5
+RETRY_S = 60.0
+JOB_BUDGET_S = 120.0
+
+
+class RateLimiter:
+    """Spaces messages to at most ``per_second`` (0: unlimited) across this process's
+    connections."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.next_at = time.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        async with self.lock:
+            delay = self.next_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.next_at = max(self.next_at, time.monotonic()) + self.interval
+
+
+async def sent_last_hour() -> int:
+    rows = await fetch(
+        "SELECT count(*) AS n FROM marketing_send WHERE state = 'sent' AND sent_at >= {}",
+        [clock.now() - timedelta(hours=1)],
+    )
+    return int(rows[0]["n"])
+
+
+async def claim_batch(
+    campaign_id: int, token: str, limit: int, lease_s: float
+) -> list[dict[str, Any]]:
+    """Take up to ``limit`` due sends of the campaign (queued, or claimed by a sender whose
+    lease expired) for ``token``."""
+    now = clock.now()
+    lock = " FOR UPDATE SKIP LOCKED" if engine_type() == "postgres" else ""
+    async with write_transaction():
+        return await fetch(
+            "UPDATE marketing_send SET state = 'sending', claim_token = {}, lease_until = {} "
+            "WHERE id IN (SELECT id FROM marketing_send WHERE campaign = {} AND "
+            "((state = 'queued' AND queued_at <= {}) OR (state = 'sending' AND lease_until < {})) "
+            f"ORDER BY id LIMIT {{}}{lock}) RETURNING id, step, contact, email",
+            [token, now + timedelta(seconds=lease_s), campaign_id, now, now, int(limit)],
+        )
+
+
+async def renew_claims(ids: list[int], token: str, lease_s: float) -> set[int]:
+    """Extend the lease of our unsent claims; returns the ids still ours."""
+    if not ids:
+        return set()
+    marks = ", ".join("{}" for _ in ids)
+    async with write_transaction():
+        rows = await fetch(
+            f"UPDATE marketing_send SET lease_until = {{}} WHERE id IN ({marks}) "
+            "AND claim_token = {} AND state = 'sending' RETURNING id",
+            [clock.now() + timedelta(seconds=lease_s), *ids, token],
+        )
+    return {int(r["id"]) for r in rows}
+
+
+async def release_claims(ids: list[int], token: str) -> None:
+    """Hand unsent claims back to the queue (pause, shutdown)."""
+    if not ids:
+        return
+    marks = ", ".join("{}" for _ in ids)
+    async with write_transaction():
+        await fetch(
+            f"UPDATE marketing_send SET state = 'queued', claim_token = NULL, lease_until = NULL "
+            f"WHERE id IN ({marks}) AND claim_token = {{}} AND state = 'sending'",
+            [*ids, token],
+        )
+
+
+async def mark_sent(send_id: int, token: str, message_id: str, links: list[str]) -> None:
+    import json
+
+    async with write_transaction():
+        await fetch(
+            "UPDATE marketing_send SET state = 'sent', sent_at = {}, message_id = {}, "
+            "links = {}, claim_token = NULL, lease_until = NULL, error = '' "
+            "WHERE id = {} AND claim_token = {}",
+            [clock.now(), message_id, json.dumps(links), send_id, token],
+        )
+
+
+async def mark_failed(send_id: int, token: str, error: str, *, permanent: bool) -> None:
+    """A refused message: a permanent (5xx) refusal is a bounce; a temporary one is queued
+    again after a pause until ``MAX_ATTEMPTS``."""
+    now = clock.now()
+    async with write_transaction():
+        rows = await fetch(
+            "UPDATE marketing_send SET attempts = attempts + 1, error = {} "
+            "WHERE id = {} AND claim_token = {} RETURNING attempts, campaign, contact",
+            [error[:1000], send_id, token],
+        )
+        if not rows:
+            return
+        attempts = int(rows[0]["attempts"])
+        if permanent or attempts >= MAX_ATTEMPTS:
+            await fetch(
+                "UPDATE marketing_send SET state = 'failed', claim_token = NULL, "
+                "bounced_at = {} WHERE id = {}",
+                [now if permanent else None, send_id],
+            )
+            if permanent:
+                await fetch(
+                    "INSERT INTO marketing_tracking_event (send, campaign, contact, kind, url, "
+                    "user_agent, proxy, at) VALUES ({}, {}, {}, 'bounce', '', '', {}, {})",
+                    [send_id, rows[0]["campaign"], rows[0]["contact"], False, now],
+                )
+        else:
+            await fetch(
+                "UPDATE marketing_send SET state = 'queued', claim_token = NULL, "
+                "lease_until = NULL, queued_at = {} WHERE id = {}",
+                [now + timedelta(seconds=RETRY_S * attempts), send_id],
+            )
+
+
+def build_message(
+    config: MarketingConfig, send: dict[str, Any], campaign_id: int, rendered: RenderedEmail
+) -> tuple[EmailMessage, str]:
+    """The MIME message with tracked links, open pixel and one-click unsubscribe headers."""
+    base, secret, send_id = config.base_url, config.secret, int(send["id"])
+    domain = config.smtp.sender.rpartition("@")[2] or "localhost"
+    message_id = f"<m{send_id}.{campaign_id}@{domain}>"
+    unsubscribe = signing.unsubscribe_url(base, secret, send_id)
+    message = EmailMessage()
+    message["From"] = config.smtp.sender
+    message["To"] = send["email"]
+    message["Subject"] = rendered.subject
+    message["Message-ID"] = message_id
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["Precedence"] = "bulk"
+    message.set_content(rendered.text or " ")
+    if rendered.html:
+        html = rewrite_links(
+            rendered.html, lambda url: signing.click_url(base, secret, send_id, url)
+        )
+        pixel = f'<img src="{signing.open_url(base, secret, send_id)}" width="1" height="1" alt="">'
+        html = html.replace("</body>", pixel + "</body>") if "</body>" in html else html + pixel
+        message.add_alternative(html, subtype="html")
+    return message, message_id
+
+
+class CampaignSender:
+    """Sends one campaign's due messages over a few SMTP connections until none is due,
+    the campaign is paused, or the job's time budget is spent."""
+
+    def __init__(self, campaign_id: int, config: MarketingConfig) -> None:
+        self.campaign_id = campaign_id
+        self.config = config
+        self.token = secrets.token_hex(12)
+        self.limiter = RateLimiter(config.per_second)
+        self.sent = 0
+        self._templates: dict[int, tuple[dict[str, Any], str | None]] = {}
+        self._campaign: dict[str, Any] = {}
+
+    async def _status(self) -> str:
+        rows = await fetch("SELECT status FROM marketing_campaign WHERE id = {}",
+                           [self.campaign_id])  # fmt: skip
+        return str(rows[0]["status"]) if rows else "deleted"
+
+    async def _template_for(self, step: int) -> tuple[dict[str, Any], str | None]:
+        if step not in self._templates:
+            from crm_marketing.campaigns import get_campaign
+
+            campaign = self._campaign or await get_campaign(self.campaign_id)
+            self._campaign = campaign
+            if campaign["kind"] == "broadcast":
+                template_ref, subject = campaign["template_id"], campaign["subject"] or None
+            else:
+                spec = campaign["steps"][step]
+                template_ref, subject = spec["template"], spec.get("subject") or None
+            ref = int(template_ref) if str(template_ref).isdigit() else str(template_ref)
+            self._templates[step] = (await get_template(ref), subject)
+        return self._templates[step]
+
+    async def run(self, budget_s: float = JOB_BUDGET_S) -> str:
+        """Send until nothing is due; returns ``idle``, ``paused``, ``budget`` (time is up)
+        or ``later`` (the hourly limit is reached)."""
+        started = time.monotonic()
+        clients = await self._connect()
+        try:
+            while True:
+                if await self._status() not in ("sending", "active"):
+                    return "paused"
+                limit = self.config.batch_size
+                if self.config.per_hour:
+                    room = self.config.per_hour - await sent_last_hour()
+                    if room <= 0:
+                        return "later"
+                    limit = min(limit, room)
+                batch = await claim_batch(self.campaign_id, self.token, limit,
+                                          self.config.lease_s)  # fmt: skip
+                if not batch:
+                    return "idle"
+                if await self._send_batch(batch, clients) == "paused":
+                    return "paused"
+                if time.monotonic() - started > budget_s:
+                    return "budget"
+        finally:
+            for client in clients:
+                if client.is_connected:
+                    try:
+                        await client.quit()
+                    except aiosmtplib.SMTPException:
+                        client.close()
+
+    async def _connect(self) -> list[aiosmtplib.SMTP]:
+        smtp = self.config.smtp
+        clients = []
+        for _ in range(self.config.connections):
+            client = aiosmtplib.SMTP(
+                hostname=smtp.host, port=smtp.port, use_tls=smtp.use_tls,
+                start_tls=smtp.start_tls, username=smtp.username, password=smtp.password,
+                timeout=30,
+            )  # fmt: skip
+            clients.append(client)
+        return clients
+
+    async def _send_batch(self, batch: list[dict[str, Any]], clients: list[Any]) -> str:
+        contacts = await contact_rows([int(r["contact"]) for r in batch])
+        pending: dict[int, dict[str, Any]] = {int(r["id"]): r for r in batch}
+        claimed_at = time.monotonic()
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        for row in batch:
+            queue.put_nowait(row)
+        state = {"paused": False}
+
+        async def worker(client: Any) -> None:
+            nonlocal claimed_at
+            while not queue.empty() and not state["paused"]:
+                row = queue.get_nowait()
+                send_id = int(row["id"])
+                if send_id not in pending:
+                    continue
+                if time.monotonic() - claimed_at > self.config.lease_s / 3:
+                    claimed_at = time.monotonic()
+                    still = await renew_claims(list(pending), self.token, self.config.lease_s)
+                    for lost in [i for i in pending if i not in still]:
+                        pending.pop(lost, None)
+                    if await self._status() not in ("sending", "active"):
+                        state["paused"] = True
+                        return
+                    if send_id not in pending:
+                        continue
+                await self._send_one(client, row, contacts.get(int(row["contact"])))
+                pending.pop(send_id, None)
+
+        await asyncio.gather(*(worker(c) for c in clients))
+        if state["paused"] or await self._status() not in ("sending", "active"):
+            await release_claims(list(pending), self.token)
+            return "paused"
+        return "ok"
+
+    async def _send_one(self, client: Any, row: dict[str, Any], contact: dict[str, Any] | None) -> None:
+        send_id = int(row["id"])
+        if contact is None:
+            await mark_failed(send_id, self.token, "the contact no longer exists", permanent=True)
+            return
+        try:
+            template, subject = await self._template_for(int(row["step"]))
+            rendered = render_email(
+                template, contact, subject=subject,
+                extra={"unsubscribe_url": signing.unsubscribe_url(
+                    self.config.base_url, self.config.secret, send_id)},
+            )  # fmt: skip
+            message, message_id = build_message(self.config, row, self.campaign_id, rendered)
+        except Exception as exc:
+            await mark_failed(send_id, self.token, f"render: {exc}", permanent=True)
+            return
+        await self.limiter.wait()
+        try:
+            if not client.is_connected:
+                await client.connect()
+            await client.send_message(message)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            await mark_failed(send_id, self.token, str(exc), permanent=True)
+            return
+        except aiosmtplib.SMTPResponseException as exc:
+            await mark_failed(send_id, self.token, f"{exc.code} {exc.message}",
+                              permanent=500 <= exc.code < 600)  # fmt: skip
+            if exc.code in (421,) or not client.is_connected:
+                client.close()
+            return
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            client.close()
+            await mark_failed(send_id, self.token, f"SMTP: {exc}", permanent=False)
+            return
+        await mark_sent(send_id, self.token, message_id, rendered.links)
+        self.sent += 1
+
+
+async def send_campaign_job(payload: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    """Job ``marketing.send_campaign``: send what is due, then either finish the campaign
+    or queue itself again for what waits (a retry, the hourly limit, the time budget)."""
+    from crm_marketing.campaigns import finish_if_done
+    from crm_marketing.config import marketing_config
+    from crmcore.services.context import current_pm
+
+    campaign_id = int(payload["campaign_id"])
+    config = marketing_config(current_pm().settings)
+    sender = CampaignSender(campaign_id, config)
+    outcome = await sender.run()
+    if outcome == "paused":
+        return {"sent": sender.sent, "outcome": outcome}
+    if not await finish_if_done(campaign_id):
+        delay: float | None = 0.0 if outcome == "budget" else 60.0
+        if outcome == "idle":
+            rows = await fetch(
+                "SELECT min(queued_at) AS due FROM marketing_send WHERE campaign = {} "
+                "AND state = 'queued'",
+                [campaign_id],
+            )
+            due = rows[0]["due"]
+            delay = 5.0 if due is None else None  # claimed elsewhere: look again shortly
+            if due is not None:
+                await enqueue(SEND_JOB_NAME, {"campaign_id": campaign_id}, at=_aware(due))
+                return {"sent": sender.sent, "outcome": "waiting"}
+        await enqueue(SEND_JOB_NAME, {"campaign_id": campaign_id},
+                      at=clock.now() + timedelta(seconds=delay if delay is not None else 5.0))  # fmt: skip
+    return {"sent": sender.sent, "outcome": outcome}
+
+
+SEND_JOB_NAME = "marketing.send_campaign"
+
+
+def _aware(value: Any) -> Any:
+    from crmcore.services.records import parse_datetime
+
+    return parse_datetime(value, "queued_at")
