@@ -51,3 +51,11 @@ def register_jobs() -> list[Any]:
 
     # A retry resumes the import where the failed attempt stopped, so retrying is safe.
     return [Job("data.import", import_job, retries=5, backoff_s=30, timeout_s=24 * 3600)]
+
+
+@hookimpl
+def register_routes() -> list[Any]:
+    from crmcore.web.views.duplicates import duplicates_router
+    from crmcore.web.views.imports import import_router
+
+    return [import_router(), duplicates_router()]

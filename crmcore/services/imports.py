@@ -103,7 +103,7 @@ __all__ = [
 MODES = ("create", "update", "upsert")
 KEYS = ("email", "phone", "external_id")
 ERROR_SAMPLE = 20
-UNFINISHED = ("pending", "running", "failed")
+UNFINISHED = ("pending", "queued", "running", "failed")
 
 
 class NothingImported(ValidationError):
@@ -304,6 +304,10 @@ async def start_import(import_id: int, actor: Actor) -> str:
     record = await get_import(import_id, actor)
     if record["status"] not in ("pending", "failed"):
         raise Conflict(f"import {import_id} is {record['status']}; it cannot be started")
+    async with write_transaction():
+        await DataImport.update(
+            {DataImport.status: "queued", DataImport.updated_at: utc_now()}
+        ).where(DataImport.id == import_id)
     payload = {"import_id": import_id, "user_id": actor.user_id}
     pm = current_database().pm
     try:
@@ -852,7 +856,7 @@ async def revert_import(import_id: int, actor: Actor, chunk: int = 2000) -> dict
         raise ValidationError.for_field(
             "import", f"import {import_id} was a dry run; it created nothing"
         )
-    if record["status"] in ("pending", "running"):
+    if record["status"] in ("pending", "queued", "running"):
         raise ValidationError.for_field(
             "import", f"import {import_id} is {record['status']}; wait for it to finish or stop it"
         )
