@@ -292,3 +292,17 @@ async def test_admin_creates_a_user_from_settings(web_client: WebClient) -> None
     assert created.status_code == 303
     listing = await web_client.get("/settings/users")
     assert "new.agent@example.com" in listing.text
+
+
+async def test_error_about_a_field_the_form_lacks_is_shown_above_the_form(
+    web_client: WebClient, sample: dict[str, Any]
+) -> None:
+    contact = sample["contact"]
+    response = await web_client.submit(
+        f"/contacts/{contact['id']}/interactions",
+        {"channel": "purchase", "subject": "Bought 3 crates"},
+    )
+    assert response.status_code == 422
+    top = re.search(r'<p class="flash flash-error" role="alert">([^<]+)</p>', response.text)
+    assert top and "purchase" in top.group(1)
+    assert 'value="Bought 3 crates"' in response.text

@@ -18,7 +18,7 @@ from crmcore.web.templating import translator_for
 from crmcore.web.views.dashboard import contact_names
 from crmcore.web.views.forms import field_errors
 from crmcore.web.views.language import request_language
-from crmcore.web.views.record_forms import company_input, record_values
+from crmcore.web.views.record_forms import company_input, form_inputs, record_values
 from crmcore.web.views.rendering import FormValues, is_htmx, read_form, redirect, render
 from crmcore.web.views.session import CurrentActor
 from crmcore.web.views.tasks import user_names
@@ -55,8 +55,15 @@ async def _form_context(
     }
 
 
-def _errors(request: Request[Any, Any, Any], exc: ValidationError) -> dict[str, str]:
-    return field_errors(exc, translator_for(request), request_language(request))
+def _errors(
+    request: Request[Any, Any, Any], exc: ValidationError, fields: list[dict[str, Any]]
+) -> dict[str, str]:
+    return field_errors(
+        exc,
+        translator_for(request),
+        request_language(request),
+        form_fields=form_inputs(fields, company=True),
+    )
 
 
 @get("/companies/new", name="company-new")
@@ -74,7 +81,7 @@ async def company_create(
     try:
         company = await create_company(company_input(form, fields), actor)
     except ValidationError as exc:
-        context = await _form_context(form, _errors(request, exc), None)
+        context = await _form_context(form, _errors(request, exc, fields), None)
         return await render(request, "core/company_form.html", context, status_code=422)
     return redirect(f"/companies/{company['id']}", "created")
 
@@ -99,7 +106,7 @@ async def company_update(
     try:
         await update_company(company_id, company_input(form, fields), actor)
     except ValidationError as exc:
-        context = await _form_context(form, _errors(request, exc), company)
+        context = await _form_context(form, _errors(request, exc, fields), company)
         return await render(request, "core/company_form.html", context, status_code=422)
     return redirect(f"/companies/{company_id}", "saved")
 

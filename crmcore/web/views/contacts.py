@@ -9,6 +9,7 @@ URLs give whole pages.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from litestar import Request, get, post
@@ -27,7 +28,7 @@ from crmcore.web.hooks import Panel, by_order
 from crmcore.web.templating import translator_for
 from crmcore.web.views.forms import field_errors, safe_next
 from crmcore.web.views.language import request_language, request_timezone
-from crmcore.web.views.record_forms import contact_input, record_values
+from crmcore.web.views.record_forms import contact_input, form_inputs, record_values
 from crmcore.web.views.rendering import FormValues, is_htmx, read_form, redirect, render
 from crmcore.web.views.session import CurrentActor
 from crmcore.web.views.tasks import task_input, user_names
@@ -44,8 +45,22 @@ TIMELINE_SIZE = 30
 QUICK_LOG_CHANNELS = ("phone", "note", "email")
 
 
-def _errors(request: Request[Any, Any, Any], exc: ValidationError) -> dict[str, str]:
-    return field_errors(exc, translator_for(request), request_language(request))
+# Service field -> input of the contact form.
+CONTACT_RENAMES = {"emails": "email", "phones": "phone", "company_id": "company"}
+LOG_FIELDS = ("channel", "subject", "body")
+TASK_FIELDS = ("subject", "due_at", "channel", "assignee_id")
+
+
+def _errors(
+    request: Request[Any, Any, Any], exc: ValidationError, form_fields: Collection[str]
+) -> dict[str, str]:
+    return field_errors(
+        exc,
+        translator_for(request),
+        request_language(request),
+        CONTACT_RENAMES,
+        form_fields=form_fields,
+    )
 
 
 # --------------------------------------------------------------------------- list
@@ -127,7 +142,7 @@ async def contact_create(
     try:
         contact = await create_contact(contact_input(form, fields), actor)
     except ValidationError as exc:
-        context = await _form_context(form, _errors(request, exc), None)
+        context = await _form_context(form, _errors(request, exc, form_inputs(fields)), None)
         return await render(request, "core/contact_form.html", context, status_code=422)
     return redirect(f"/contacts/{contact['id']}", "created")
 
@@ -152,7 +167,8 @@ async def contact_update(
     try:
         await update_contact(contact_id, contact_input(form, fields), actor)
     except ValidationError as exc:
-        context = await _form_context(form, _errors(request, exc), contact)
+        errors = _errors(request, exc, form_inputs(fields))
+        context = await _form_context(form, errors, contact)
         return await render(request, "core/contact_form.html", context, status_code=422)
     return redirect(f"/contacts/{contact_id}", "saved")
 
@@ -224,7 +240,7 @@ async def contact_log(
             actor,
             contact_id,
             log_form=form,
-            log_errors=_errors(request, exc),
+            log_errors=_errors(request, exc, LOG_FIELDS),
             status_code=422,
         )
     return redirect(f"/contacts/{contact_id}", "logged")
@@ -245,7 +261,7 @@ async def contact_task(
             actor,
             contact_id,
             task_form=form,
-            task_errors=_errors(request, exc),
+            task_errors=_errors(request, exc, TASK_FIELDS),
             status_code=422,
         )
     return redirect(f"/contacts/{contact_id}", "task_created")

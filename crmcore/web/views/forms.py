@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gettext
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -37,22 +37,27 @@ def field_errors(
     translations: gettext.NullTranslations,
     lang: str,
     rename: Mapping[str, str] | None = None,
+    *,
+    form_fields: Collection[str] | None = None,
 ) -> dict[str, str]:
     """``{form field: message}`` for a rejected form.
 
-    ``rename`` maps service field names to form field names (``contact_id`` -> ``contact``).
-    Messages the catalog knows are translated; for other languages than English an unknown
-    message gets a translated lead-in so the user still reads why in their language.
-    A record-level error (key ``""``) or one about a field the form lacks goes under ``""``.
+    ``rename`` maps service field names to input names (``emails`` -> ``email``). Given
+    ``form_fields`` (the inputs the form shows), a message about any other field goes under
+    ``""`` with the record-level ones, shown above the form, so no error is ever lost. Messages the
+    catalog knows are translated; in other languages than English an unknown one gets a
+    translated lead-in, so the user still reads why in their own language.
     """
     rename = rename or {}
     errors: dict[str, str] = {}
     items = exc.errors.items() if exc.errors else [("", exc.message)]
     for key, message in items:
         name = rename.get(key, key)
+        if form_fields is not None and name not in form_fields:
+            name = ""
         translated = translations.gettext(message)
         if translated == message and lang != "en":
-            lead = translations.gettext(_GENERIC.get(key, "This value is not valid"))
+            lead = translations.gettext(_GENERIC.get(name, "This value is not valid"))
             translated = f"{lead} ({message})"
         if name in errors:
             errors[name] = f"{errors[name]} {translated}"

@@ -17,6 +17,7 @@ __all__ = [
     "company_input",
     "contact_input",
     "custom_input",
+    "form_inputs",
     "record_values",
 ]
 
@@ -32,6 +33,13 @@ CONTACT_TEXT_FIELDS = (
     "source",
 )
 COMPANY_TEXT_FIELDS = ("name", "domain", "industry", "size", "city", "country")
+
+
+def form_inputs(fields: list[dict[str, Any]], company: bool = False) -> set[str]:
+    """Names of the inputs the contact (or company) form shows, custom fields included."""
+    names = set(COMPANY_TEXT_FIELDS if company else CONTACT_TEXT_FIELDS)
+    names |= {"owner_id", "tags"} | ({"stage"} if not company else set())
+    return names | {f"custom.{field['key']}" for field in fields}
 
 
 def split_tags(text: str) -> list[str]:

@@ -38,10 +38,16 @@ FIELD_TYPE_LABELS = {
 ENTITY_LABELS = {"contact": "Contacts", "company": "Companies"}
 
 
-def _errors(request: Request[Any, Any, Any], exc: ValidationError | Conflict) -> dict[str, str]:
-    if isinstance(exc, Conflict):
-        exc = ValidationError(exc.message, {"key": exc.message})
-    return field_errors(exc, translator_for(request), request_language(request))
+FIELD_INPUTS = ("entity", "key", "label", "field_type", "choices")
+USER_INPUTS = ("name", "email", "password", "role", "language")
+
+
+def _errors(
+    request: Request[Any, Any, Any], exc: ValidationError, form_fields: tuple[str, ...]
+) -> dict[str, str]:
+    return field_errors(
+        exc, translator_for(request), request_language(request), form_fields=form_fields
+    )
 
 
 async def _fields_page(
@@ -86,7 +92,9 @@ async def field_create(
             actor=actor,
         )
     except (ValidationError, Conflict) as exc:
-        return await _fields_page(request, form, _errors(request, exc), 422)
+        if isinstance(exc, Conflict):
+            exc = ValidationError(exc.message, {"key": exc.message})
+        return await _fields_page(request, form, _errors(request, exc, FIELD_INPUTS), 422)
     return redirect("/settings/fields", "field_added")
 
 
@@ -135,7 +143,7 @@ async def user_create(
         if isinstance(exc, Conflict):
             exc = ValidationError(exc.message, {"email": exc.message})
         form.pop("password", None)  # never echo a password back into the page
-        return await _users_page(request, form, _errors(request, exc), 422)
+        return await _users_page(request, form, _errors(request, exc, USER_INPUTS), 422)
     return redirect("/settings/users", "user_created")
 
 

@@ -106,7 +106,12 @@ async def new_task(
         await create_task(task_input(form, request_timezone(request)), actor)
     except ValidationError as exc:
         context = await _tasks_context(actor, mine=True, status="planned")
-        errors = field_errors(exc, translator_for(request), request_language(request))
+        errors = field_errors(
+            exc,
+            translator_for(request),
+            request_language(request),
+            form_fields=("subject", "due_at", "channel", "assignee_id", "body"),
+        )
         context.update(values=form, errors=errors)
         return await render(request, "core/tasks.html", context, status_code=422)
     return redirect("/tasks", "task_created")
