@@ -18,6 +18,7 @@ from typing import Any
 from crmcore.errors import ValidationError
 from crmcore.services.companies import clean_tag_names, normalize_domain
 from crmcore.services.contacts import TEXT_FIELDS
+from crmcore.services.custom_fields import check_custom
 from crmcore.services.import_sources import IGNORE, ImportSource, SourceRow, open_source
 from crmcore.services.normalize import normalize_email, normalize_phone
 from crmcore.services.search import contact_search_text
@@ -60,6 +61,10 @@ class PreparedRow:
     # The search text of the contact this row creates, assuming its company keeps the name
     # written in the row (recomputed in the rare case the stored company is spelt otherwise).
     search_text: str = ""
+    # Custom field values checked as for a new contact, or why they fail that check (an
+    # upsert row that turns out to update a contact is checked by update_contact instead).
+    custom: dict[str, Any] = field(default_factory=dict)
+    custom_error: str | None = None
 
 
 @dataclass
@@ -84,8 +89,14 @@ class RowPlan:
         key: str,
         region: str,
         encoding: str,
+        custom_fields: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        self.args = (headers, mapping, mode, key, region, encoding)
+        self.args = (headers, mapping, mode, key, region, encoding, custom_fields)
+        self.custom_fields = custom_fields or {}
+        self.check_custom = bool(self.custom_fields) and (
+            any(f["required"] for f in self.custom_fields.values())
+            or any(t.startswith("custom.") for t in mapping.values())
+        )
         self.headers = headers
         self.mapping = mapping
         self.mode = mode
@@ -149,10 +160,19 @@ class RowPlan:
             key = points[0] if points else None
         if self.mode == "update" and not key:
             return f"{self.key}: this row has no {self.key} to find the contact to update by"
-        search_text = ""
+        prepared = PreparedRow(row.number, row.values, data, key)
         if self.mode != "update":
-            search_text = search_text_of(data, data.get("company") or "")
-        return PreparedRow(row.number, row.values, data, key, search_text)
+            prepared.search_text = search_text_of(data, data.get("company") or "")
+            if self.check_custom:
+                try:
+                    prepared.custom = check_custom(
+                        "contact", self.custom_fields, data.get("custom") or {}, False
+                    )
+                except ValidationError as exc:
+                    if self.mode == "create":
+                        return exc.message
+                    prepared.custom_error = exc.message
+        return prepared
 
     def _clean(self, values: list[str]) -> dict[str, Any]:
         data: dict[str, Any] = {}

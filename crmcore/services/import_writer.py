@@ -22,7 +22,6 @@ from crmcore.services.actor import Actor
 from crmcore.services.audit import record_audit
 from crmcore.services.companies import get_or_create_company, tag_ids
 from crmcore.services.contacts import TEXT_FIELDS, contact_dicts, update_contact
-from crmcore.services.custom_fields import validate_custom
 from crmcore.services.import_rows import PreparedBatch, PreparedRow, RowPlan, search_text_of
 from crmcore.services.import_sources import SourceRow, printable
 from crmcore.services.records import fetch, placeholders
@@ -190,7 +189,6 @@ class BatchImporter:
         plan: RowPlan,
         actor: Actor,
         runner: str,
-        custom_definitions: list[dict[str, Any]],
     ) -> None:
         self.record = record
         self.import_id: int = record["id"]
@@ -202,8 +200,6 @@ class BatchImporter:
         self.companies: _LRU = _LRU()
         self.tags: _LRU = _LRU()
         self.owners: _LRU = _LRU()
-        self.required_custom = any(f["required"] for f in custom_definitions)
-        self.check_custom = self.required_custom or bool(plan.custom_keys)
         self.validate_hooks = self._has_impls("validate_contact")
         self.saved_hooks = self._has_impls("contact_saved")
         self.duplicate_sample = list(record.get("duplicates") or [])
@@ -495,11 +491,9 @@ class BatchImporter:
         contact["birthday"] = data["birthday"].isoformat() if data.get("birthday") else None
         contact["owner_id"] = await self._owner(data.get("owner"))
         contact["tags"] = list(data.get("tags", ()))
-        contact["custom"] = (
-            await validate_custom("contact", data.get("custom") or {}, partial=False)
-            if self.check_custom
-            else {}
-        )
+        if row.custom_error:
+            raise ValidationError(row.custom_error)
+        contact["custom"] = row.custom
         contact["company_id"], contact["company_name"] = await self._company(data, outcome)
         first, last = contact["first_name"], contact["last_name"]
         contact["name"] = (

@@ -495,6 +495,7 @@ async def run_import(
             record["key"],
             default_region(),
             source.encoding,
+            {f["key"]: f for f in custom_fields},
         )
         runner = uuid.uuid4().hex
         await _claim(record["id"], runner)
@@ -503,7 +504,6 @@ async def run_import(
             plan=plan,
             actor=actor,
             runner=runner,
-            custom_definitions=custom_fields,
         )
         resumed_from = record["position"]
         try:
