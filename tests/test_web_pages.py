@@ -306,3 +306,20 @@ async def test_error_about_a_field_the_form_lacks_is_shown_above_the_form(
     top = re.search(r'<p class="flash flash-error" role="alert">([^<]+)</p>', response.text)
     assert top and "purchase" in top.group(1)
     assert 'value="Bought 3 crates"' in response.text
+
+
+async def test_dashboard_shows_core_cards_and_charts(
+    web_client: WebClient, sample: dict[str, Any]
+) -> None:
+    page = (await web_client.get("/")).text
+    for title in ("New contacts", "Due tasks", "Recent interactions"):
+        assert f">{title}</h2>" in page
+    assert 'role="img" aria-label="Interactions per week by channel"' in page
+    assert 'role="img" aria-label="Contacts by stage"' in page
+    assert "Send the offer" in page  # due tomorrow
+    assert "Intro call" in page  # logged today
+    weekly = page.split('aria-label="Interactions per week by channel"')[1].split("</svg>")[0]
+    assert "Phone" in weekly  # the channel of this week's call, in the legend
+    persian = (await web_client.get("/?lang=fa")).text
+    assert 'aria-label="تعاملات هفتگی به تفکیک کانال"' in persian
+    assert 'direction="rtl"' in persian
