@@ -56,7 +56,9 @@ def declared_permissions(handler: BaseRouteHandler) -> tuple[str, ...]:
     """Permissions the route's ``requires()`` guards ask for, from any layer."""
     names: list[str] = []
     for guard in handler.resolve_guards():
-        names.extend(getattr(guard, "crm_permissions", ()))
+        # Litestar wraps synchronous guards (AsyncCallable); the marker is on the function.
+        target = getattr(guard, "func", guard)
+        names.extend(getattr(target, "crm_permissions", getattr(guard, "crm_permissions", ())))
     return tuple(names)
 
 

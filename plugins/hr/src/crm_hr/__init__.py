@@ -1,3 +1,3 @@
-"""crmcore plugin `hr`: employees, departments, reviews, benefits and leave, with restricted access."""
+"""crmcore plugin `hr`: employees, departments, reviews, benefits and leave."""
 
 __version__ = "0.1.0"

@@ -14,9 +14,7 @@ DESCRIPTION = "first"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="crm_hr", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="crm_hr", description=DESCRIPTION)
 
     manager.add_table(
         class_name="Department",
