@@ -150,3 +150,22 @@ def test_search_text_and_queries_cut_words_the_same_way() -> None:
     terms = parse_query("زهرا‌سا", "IR")
     assert [t.words for t in terms] == [("زهرا",), ("سا",)]
     assert parse_query("+98 912 123 4567", "IR")[0].words == ("989121234567",)
+
+
+async def test_search_results_page_with_the_cursor(crm_db: Any) -> None:
+    from crmcore.services.contacts_bulk import bulk_insert_contacts
+
+    ids = await bulk_insert_contacts(
+        [{"first_name": "آرش", "last_name": f"N{n}", "stage": "customer"} for n in range(7)]
+        + [{"first_name": "Other", "last_name": f"N{n}"} for n in range(3)],
+        SYSTEM,
+    )
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = await list_contacts(SYSTEM, q="آر", stage="customer", cursor=cursor, limit=3)
+        seen.extend(c["id"] for c in page.items)
+        if page.next is None:
+            break
+        cursor = page.next
+    assert seen == sorted(ids[:7], reverse=True)

@@ -22,6 +22,7 @@ from crmcore.services.normalize import fold_text, normalize_phone, phone_search_
 __all__ = [
     "SearchTerm",
     "contact_search_text",
+    "fts5_match",
     "parse_query",
     "search_condition",
     "search_words",
@@ -121,6 +122,13 @@ def _tsquery(terms: list[SearchTerm]) -> str:
             lexemes[-1] += ":*"
         parts.append("(" + " <-> ".join(lexemes) + ")")
     return " & ".join(parts)
+
+
+def fts5_match(query: str, region: str) -> str | None:
+    """The FTS5 ``MATCH`` expression for ``query`` (SQLite), or ``None`` if nothing is
+    searchable in it."""
+    terms = parse_query(query, region)
+    return _fts5_query(terms) if terms else None
 
 
 def search_condition(query: str, engine_type: str, region: str) -> tuple[str, list[str]] | None:
