@@ -180,10 +180,13 @@ def disable(obj: CLIContext, name: str, cascade: bool) -> None:
 @click.option("--yes", is_flag=True, help="Confirm: the plugin's tables and data are deleted.")
 @pass_ctx
 def purge(obj: CLIContext, name: str, yes: bool) -> None:
-    """Delete a plugin's tables and data for good (runs its migrations backwards)."""
-    import importlib
+    """Delete a plugin's tables and data for good.
 
-    from piccolo.apps.migrations.commands.backwards import run_backwards
+    Every table named ``<plugin>_…`` (the naming rule all plugins follow, so raw tables
+    such as spatial indexes go too) is dropped, and the plugin's migrations are forgotten:
+    enabling it again starts from empty.
+    """
+    import importlib
 
     pm = _manager(obj)
     info = pm.infos.get(name)
@@ -193,25 +196,15 @@ def purge(obj: CLIContext, name: str, yes: bool) -> None:
         raise click.ClickException(f"plugin {name!r} is essential: its data cannot be purged")
     if not yes:
         raise click.ClickException(f"purging deletes all of {name}'s data: add --yes to confirm")
-    modules = _app_modules_of(info)
+    apps = [importlib.import_module(m).APP_CONFIG.app_name for m in _app_modules_of(info)]
 
-    async def go(database: Any) -> None:
-        for module in modules:
-            if module not in database.app_modules:
-                database.app_modules.append(module)
-        database._registry = None
-        from crmcore.db.runtime import bind_tables
+    async def go(database: Any) -> list[str]:
+        from crmcore.db.migrate import drop_plugin_tables
 
-        database.registry  # noqa: B018 - imports the plugin's tables before binding
-        bind_tables(database.engine)
-        for module in reversed(modules):
-            app_name = importlib.import_module(module).APP_CONFIG.app_name
-            result = await run_backwards(app_name=app_name, migration_id="all", auto_agree=True)
-            if not result.success:
-                raise click.ClickException(f"{app_name}: {result.message}")
+        return await drop_plugin_tables(database, prefix=f"{name}_", apps=apps)
 
-    obj.run(go)
-    click.echo(f"Purged the data of {name}.")
+    dropped = obj.run(go)
+    click.echo(f"Purged the data of {name}: dropped {len(dropped)} table(s).")
 
 
 def _pip(*args: str) -> None:

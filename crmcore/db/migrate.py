@@ -80,3 +80,35 @@ async def migrate(database: Database, app_name: str | None = None) -> list[str]:
             raise MigrationError(f"{status.app}: {result.message}")
         applied.extend(f"{status.app}:{mid}" for mid in status.pending)
     return applied
+
+
+async def drop_plugin_tables(database: Database, *, prefix: str, apps: list[str]) -> list[str]:
+    """Drop every table whose name starts with ``prefix`` and forget ``apps``' migrations.
+
+    Plugins prefix all their tables (``geo_``, ``hr_``…), including raw ones a Piccolo
+    table class does not describe, so the prefix finds them all. One transaction.
+    """
+    engine = database.engine
+    pattern = prefix.replace("_", r"\_") + "%"
+    if database.is_sqlite:
+        listing = (
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            f"AND name LIKE '{pattern}' ESCAPE '\\'"
+        )
+    else:
+        listing = (
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() "
+            f"AND tablename LIKE '{pattern}' ESCAPE '\\'"
+        )
+    await _ensure_migration_table()
+    async with engine.transaction():
+        names = [row["name"] for row in await engine.run_ddl(listing)]
+        if database.is_sqlite:
+            # Foreign keys between the plugin's own tables must not block the drops.
+            await engine.run_ddl("PRAGMA defer_foreign_keys = ON")
+        for table in names:
+            cascade = "" if database.is_sqlite else " CASCADE"
+            await engine.run_ddl(f'DROP TABLE IF EXISTS "{table}"{cascade}')
+        for app in apps:
+            await Migration.delete().where(Migration.app_name == app)
+    return names
