@@ -22,6 +22,11 @@ PUBLIC = {
     ("POST", "/login"),  # signing in (throttled)
     ("GET", "/api/v1/calendar/{filename:str}"),  # iCal feed; the secret is in the file name
     ("POST", "/api/v1/inbound/{source:str}"),  # inbound webhooks; verified by signature
+    # marketing email links: open pixel, click redirect, one-click unsubscribe (HMAC-signed)
+    ("GET", "/marketing/t/o/{send_id:int}/{signature:str}"),
+    ("GET", "/marketing/t/c/{send_id:int}/{signature:str}"),
+    ("GET", "/marketing/u/{send_id:int}/{signature:str}"),
+    ("POST", "/marketing/u/{send_id:int}/{signature:str}"),
 }
 # Read-only trees: CSS, scripts and images; the OpenAPI description (public like the source
 # code) and its viewer.

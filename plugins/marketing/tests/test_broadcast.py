@@ -5,19 +5,21 @@ from __future__ import annotations
 import pytest
 from crm_marketing import campaigns, segments, templates_store
 from crm_marketing.consent import record_consent
+from crm_marketing.tables import Campaign
 from helpers import many_contacts, run_jobs
 
 from crmcore.services.actor import SYSTEM
 
 pytestmark = pytest.mark.crm_plugins("marketing")
 
+HTML = '<p>Hello {{ contact.first_name }}</p><a href="https://example.org/a">a</a>'
 
-async def _broadcast(segment_name: str = "everyone", tree: dict | None = None) -> dict:
+
+async def broadcast(segment_name: str = "everyone", tree: dict | None = None) -> dict:
     await segments.create_segment(segment_name, tree or {"filter": "has_email"}, SYSTEM)
     await templates_store.create_template(
         {"name": "news", "subject": "Hi {{ contact.first_name | default('friend') }}",
-         "html": "<p>Hello {{ contact.first_name }}</p><a href=\"https://example.org/a\">a</a>",
-         "text": "Hello {{ contact.first_name }}"},
+         "html": HTML, "text": "Hello {{ contact.first_name }}"},
         SYSTEM,
     )  # fmt: skip
     return await campaigns.create_campaign(
@@ -29,7 +31,7 @@ async def test_broadcast_delivers_once_per_contact_and_skips_unsubscribed(crm_db
     ids = await many_contacts(10_000)
     for contact_id in ids[:25]:
         await record_consent(contact_id, "withdraw", SYSTEM, source="test")
-    campaign = await _broadcast()
+    campaign = await broadcast()
     segment = await segments.get_segment("everyone")
     assert await segments.count_segment(segment) == 10_000
     assert await segments.count_segment(segment, mailable=True) == 9_975
@@ -39,42 +41,52 @@ async def test_broadcast_delivers_once_per_contact_and_skips_unsubscribed(crm_db
     assert len(smtp_sink.messages) == 9_975
     assert set(smtp_sink.by_recipient.values()) == {1}
     assert "c0@example.com" not in smtp_sink.by_recipient
-    shown = await campaigns.get_campaign(campaign["id"])
-    assert shown["status"] == "sent"
+    assert (await campaigns.get_campaign(campaign["id"]))["status"] == "sent"
     message = smtp_sink.messages[-1]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["List-Unsubscribe"].startswith("<http://crm.test/marketing/u/")
 
 
-async def test_pause_and_resume_send_each_contact_exactly_once(crm_db, smtp_sink):
-    await many_contacts(600)
-    campaign = await _broadcast()
-    paused = {"done": False}
+async def test_pause_midway_then_resume_sends_each_contact_exactly_once(crm_db, smtp_sink):
+    await many_contacts(400)
+    campaign = await broadcast()
 
-    def pause_midway(count: int) -> None:
-        if count == 250 and not paused["done"]:
-            paused["done"] = True
-            from crm_marketing.tables import Campaign
-
+    def pause_at_150(count: int) -> None:
+        # The campaign is paused while messages are in flight, as an operator would.
+        if count == 150:
             Campaign.update({Campaign.status: "paused"}).where(
                 Campaign.id == campaign["id"]
             ).run_sync()
-        return None
 
+    smtp_sink.on_data = pause_at_150
     await campaigns.start_campaign(campaign["id"], SYSTEM)
-    await campaigns.pause_campaign(campaign["id"], SYSTEM)
     await run_jobs()
-    assert smtp_sink.messages == []
+    halfway = len(smtp_sink.messages)
+    assert 150 <= halfway < 400
+    assert (await campaigns.get_campaign(campaign["id"]))["status"] == "paused"
+    smtp_sink.on_data = None
     await campaigns.resume_campaign(campaign["id"], SYSTEM)
-    smtp_sink.on_data = lambda count: (
-        "451 paused by test" if count >= 250 and paused_now() else None
-    )
-
-    def paused_now() -> bool:
-        return paused_state["paused"]
-
-    paused_state = {"paused": False}
-    del pause_midway
     await run_jobs()
-    assert len(smtp_sink.messages) == 600
+    assert len(smtp_sink.messages) == 400
     assert set(smtp_sink.by_recipient.values()) == {1}
+
+
+async def test_a_second_queueing_of_the_same_step_adds_nothing(crm_db, smtp_sink):
+    await many_contacts(30)
+    campaign = await broadcast()
+    await campaigns.start_campaign(campaign["id"], SYSTEM)
+    segment = await segments.get_segment("everyone")
+    again = await campaigns.queue_sends(campaign["id"], 0, segments.segment_where(segment))
+    assert again == 0
+    await run_jobs()
+    assert len(smtp_sink.messages) == 30
+
+
+async def test_static_list_segment_counts_its_members(crm_db):
+    ids = await many_contacts(20)
+    segment = await segments.create_segment("vip list", None, SYSTEM, static=True)
+    assert await segments.add_to_list(segment["id"], ids[:7], SYSTEM) == 7
+    assert await segments.add_to_list(segment["id"], ids[:8], SYSTEM) == 1
+    assert await segments.count_segment(segment) == 8
+    members = await segments.segment_members(segment, limit=3)
+    assert [m["id"] for m in members] == ids[:3]

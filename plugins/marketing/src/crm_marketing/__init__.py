@@ -1,3 +1,4 @@
-"""crmcore plugin `marketing`: segments, templated email, drip campaigns, tracking, scoring and consent."""
+"""crmcore plugin `marketing`: segments, templated email, drip campaigns, tracking, scoring,
+consent."""
 
 __version__ = "0.1.0"

@@ -34,9 +34,7 @@ async def send_email_action(contact_id: int, params: dict[str, Any], ctx: Action
         if queued:
             from crm_marketing.tables import Campaign
 
-            await Campaign.update({Campaign.status: "sending"}).where(
-                Campaign.id == campaign["id"]
-            )
+            await Campaign.update({Campaign.status: "sending"}).where(Campaign.id == campaign["id"])
             await enqueue(SEND_JOB, {"campaign_id": campaign["id"]})
     return {"queued": queued}
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crmcore.errors import Conflict, NotFound, ValidationError
-from crmcore.jobs import clock, enqueue
-from crmcore.services.actor import Actor
-from crm_marketing.history import audit
-from crmcore.services.outbox import emit_event
-from crmcore.services.records import fetch, iso, load_json, require
-from crmcore.services.transaction import write_transaction
 from crm_marketing.drip_steps import check_steps, check_trigger
+from crm_marketing.history import audit
 from crm_marketing.segments import NOT_SUPPRESSED, get_segment, segment_where
 from crm_marketing.tables import Campaign
 from crm_marketing.templates_store import get_template
+from crmcore.errors import Conflict, NotFound, ValidationError
+from crmcore.jobs import clock, enqueue
+from crmcore.services.actor import Actor
+from crmcore.services.outbox import emit_event
+from crmcore.services.records import fetch, iso, load_json, require
+from crmcore.services.transaction import write_transaction
 
 KINDS = ("broadcast", "drip")
 SEND_JOB = "marketing.send_campaign"

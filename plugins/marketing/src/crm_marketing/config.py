@@ -39,7 +39,9 @@ def _number(raw: Any, name: str, default: float) -> float:
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise MailNotConfigured(f"[plugins.marketing] {name} must be a number, not {raw!r}")
+        raise MailNotConfigured(
+            f"[plugins.marketing] {name} must be a number, not {raw!r}"
+        ) from None
     if value < 0:
         raise MailNotConfigured(f"[plugins.marketing] {name} must not be negative")
     return value
@@ -77,4 +79,3 @@ def tracking_secret(settings: Any) -> str:
     if not secret:
         raise MailNotConfigured("the instance has no secret key to sign tracking links with")
     return secret
-

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from crm_marketing.tables import ConsentRecord, DoNotContact
 from crmcore.errors import NotFound, ValidationError
 from crmcore.services.actor import Actor
 from crmcore.services.outbox import emit_event
 from crmcore.services.records import fetch, iso, now
 from crmcore.services.transaction import write_transaction
-from crm_marketing.tables import ConsentRecord, DoNotContact
 
 CHANNELS = ("email", "sms", "phone", "post")
 ACTIONS = ("grant", "withdraw", "do_not_contact", "clear")

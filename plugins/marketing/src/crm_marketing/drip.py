@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from crm_marketing.campaigns import SEND_JOB, get_campaign, queue_sends
+from crm_marketing.segments import get_segment, segment_where
 from crmcore.jobs import clock, enqueue
 from crmcore.services.actor import SYSTEM, Actor
 from crmcore.services.records import fetch, load_json
 from crmcore.services.transaction import write_transaction
-from crm_marketing.campaigns import SEND_JOB, get_campaign, queue_sends
-from crm_marketing.segments import get_segment, segment_where
 
 BATCH = 500
 

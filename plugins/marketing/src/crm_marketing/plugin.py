@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from crm_marketing import __version__
 from crmcore.hookspecs import hookimpl
 from crmcore.permissions import Permission
 from crmcore.plugins import Manifest
-
-from crm_marketing import __version__
 
 manifest = Manifest(
     name="marketing",
@@ -58,8 +57,9 @@ def register_jobs() -> list[Any]:
     from crmcore.jobs import Job
 
     return [
-        Job("marketing.send_campaign", send_campaign_job, retries=10, backoff_s=15,
-            timeout_s=600),  # fmt: skip
+        Job(
+            "marketing.send_campaign", send_campaign_job, retries=10, backoff_s=15, timeout_s=600
+        ),  # fmt: skip
         Job("marketing.drip_tick", drip_tick_job, schedule="every 1m", retries=3),
         Job("marketing.score_decay", inactivity_decay_job, schedule="daily", retries=3),
     ]

@@ -128,7 +128,7 @@ def render_email(
     text = _render(_text_env, template.get("text") or "", context)
     if not text and html:
         text = html_lib.unescape(re.sub(r"<[^>]+>", "", html)).strip()
-    if html and is_rtl(re.sub(r"<[^>]+>", "", html)):
+    if html and is_rtl(html_lib.unescape(re.sub(r"<[^>]+>", "", html))):
         html = f'<div dir="rtl" lang="fa" style="direction:rtl;text-align:right">{html}</div>'
     return RenderedEmail(
         subject=" ".join(subject_text.split()), html=html, text=text, links=extract_links(html)

@@ -19,6 +19,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from crm_marketing.tables import ScoringRule
 from crmcore.errors import ValidationError
 from crmcore.jobs import clock
 from crmcore.services.actor import SYSTEM, Actor
@@ -27,7 +28,6 @@ from crmcore.services.outbox import emit_event
 from crmcore.services.records import engine_type, fetch, load_json, plugin_manager, require
 from crmcore.services.transaction import write_transaction
 from crmcore.tables import STAGES
-from crm_marketing.tables import ScoringRule
 
 KINDS = ("open", "click", "page_visit", "field", "inactivity", "threshold")
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from crm_marketing.history import audit
+from crm_marketing.tables import Segment, SegmentMember
 from crmcore.errors import Conflict, NotFound, ValidationError
 from crmcore.services.actor import Actor
-from crm_marketing.history import audit
 from crmcore.services.filters import compile_filter_tree
 from crmcore.services.records import engine_type, fetch, iso, load_json, plugin_manager, require
 from crmcore.services.transaction import write_transaction
-from crm_marketing.tables import Segment, SegmentMember
 
 NOT_SUPPRESSED = (
     "NOT EXISTS (SELECT 1 FROM marketing_do_not_contact dnc "
@@ -43,8 +43,7 @@ def segment_where(segment: dict[str, Any]) -> tuple[str, list[Any]]:
     """The segment as a boolean SQL expression over ``contact`` (``{}`` placeholders)."""
     if segment["static"]:
         return (
-            "contact.id IN (SELECT m.contact FROM marketing_segment_member m "
-            "WHERE m.segment = {})",
+            "contact.id IN (SELECT m.contact FROM marketing_segment_member m WHERE m.segment = {})",
             [segment["id"]],
         )
     return compile_filter_tree(segment["filter"] or {"and": []}, plugin_manager(), engine_type())

@@ -33,13 +33,13 @@ from typing import Any
 
 import aiosmtplib
 
-from crmcore.jobs import clock, enqueue
-from crmcore.services.records import engine_type, fetch
-from crmcore.services.transaction import write_transaction
 from crm_marketing import signing
 from crm_marketing.config import MarketingConfig
 from crm_marketing.rendering import RenderedEmail, render_email, rewrite_links
 from crm_marketing.templates_store import contact_rows, get_template
+from crmcore.jobs import clock, enqueue
+from crmcore.services.records import engine_type, fetch
+from crmcore.services.transaction import write_transaction
 
 log = logging.getLogger("crm_marketing.sender")
 
@@ -302,7 +302,9 @@ class CampaignSender:
             return "paused"
         return "ok"
 
-    async def _send_one(self, client: Any, row: dict[str, Any], contact: dict[str, Any] | None) -> None:
+    async def _send_one(
+        self, client: Any, row: dict[str, Any], contact: dict[str, Any] | None
+    ) -> None:
         send_id = int(row["id"])
         if contact is None:
             await mark_failed(send_id, self.token, "the contact no longer exists", permanent=True)
@@ -366,8 +368,10 @@ async def send_campaign_job(payload: dict[str, Any], ctx: Any) -> dict[str, Any]
             if due is not None:
                 await enqueue(SEND_JOB_NAME, {"campaign_id": campaign_id}, at=_aware(due))
                 return {"sent": sender.sent, "outcome": "waiting"}
-        await enqueue(SEND_JOB_NAME, {"campaign_id": campaign_id},
-                      at=clock.now() + timedelta(seconds=delay if delay is not None else 5.0))  # fmt: skip
+        wait_s = delay if delay is not None else 5.0
+        await enqueue(
+            SEND_JOB_NAME, {"campaign_id": campaign_id}, at=clock.now() + timedelta(seconds=wait_s)
+        )
     return {"sent": sender.sent, "outcome": outcome}
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmcore.errors import Conflict, NotFound, ValidationError
-from crmcore.services.actor import Actor
 from crm_marketing.history import audit
-from crmcore.services.records import clean_text, fetch, iso, now, require
-from crmcore.services.transaction import write_transaction
 from crm_marketing.rendering import check_template, render_email
 from crm_marketing.tables import EmailTemplate
+from crmcore.errors import Conflict, NotFound, ValidationError
+from crmcore.services.actor import Actor
+from crmcore.services.records import clean_text, fetch, iso, now, require
+from crmcore.services.transaction import write_transaction
 
 FIELDS = ("name", "subject", "html", "text")
 

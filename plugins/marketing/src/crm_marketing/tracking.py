@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from crm_marketing import signing
 from crmcore.errors import NotFound
 from crmcore.jobs import clock
 from crmcore.services.actor import SYSTEM
 from crmcore.services.records import fetch, load_json
 from crmcore.services.transaction import write_transaction
-from crm_marketing import signing
 
 PROXY_AGENTS = ("googleimageproxy", "yahoomailproxy", "ymailproxy", "outlook-iOS",
                 "apple-mail-privacy", "mail.ru imageproxy", "proofpoint")  # fmt: skip
@@ -80,9 +80,7 @@ async def record_open(secret: str, send_id: int, signature: str, user_agent: str
     return True
 
 
-async def record_click(
-    secret: str, send_id: int, signature: str, url: str, user_agent: str
-) -> str:
+async def record_click(secret: str, send_id: int, signature: str, url: str, user_agent: str) -> str:
     """The URL to redirect to; NotFound for a bad signature or a URL not in the message."""
     if not url or not signing.verify(secret, signature, "click", send_id, url):
         raise NotFound("this link is not valid.")

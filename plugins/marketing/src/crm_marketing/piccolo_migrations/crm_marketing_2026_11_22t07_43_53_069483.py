@@ -13,9 +13,7 @@ DESCRIPTION = "first"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="crm_marketing", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="crm_marketing", description=DESCRIPTION)
 
     manager.add_table(
         class_name="Segment",

@@ -11,15 +11,11 @@ from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-11-22T08:43:18:095913"
 VERSION = "1.38.0"
-DESCRIPTION = (
-    "templates, campaigns, sends, tracking, enrolments, consent, scoring"
-)
+DESCRIPTION = "templates, campaigns, sends, tracking, enrolments, consent, scoring"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="crm_marketing", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="crm_marketing", description=DESCRIPTION)
 
     manager.add_table(
         class_name="SegmentMember",
@@ -28,9 +24,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Send", tablename="marketing_send", schema=None, columns=None
-    )
+    manager.add_table(class_name="Send", tablename="marketing_send", schema=None, columns=None)
 
     manager.add_table(
         class_name="EmailTemplate",
@@ -60,9 +54,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Score", tablename="marketing_score", schema=None, columns=None
-    )
+    manager.add_table(class_name="Score", tablename="marketing_score", schema=None, columns=None)
 
     manager.add_table(
         class_name="Enrolment",

@@ -31,9 +31,7 @@ STATEMENTS = (
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="crm_marketing", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="crm_marketing", description=DESCRIPTION)
 
     async def run():
         engine = engine_finder()
