@@ -108,3 +108,40 @@ async def test_nearest_without_the_earthdistance_index_on_postgres(crm_db):
     )[:5]
     assert [hit.id for hit in hits] == [i for _d, i in expected]
     assert await fetch("SELECT 1 AS found FROM pg_indexes WHERE indexname = 'geo_location_earth'")
+
+
+async def test_inside_area_filter_equals_the_python_fence_test(crm_db):
+    from crm_geo.geofences import contains, create_geofence
+
+    points = random_points(1500, seed=21)
+    ids = await insert_located_contacts(points)
+    fences = [
+        await create_geofence(
+            {
+                "name": "Fiji",
+                "polygon": [
+                    [-19.0, 178.5],
+                    [-16.5, 179.0],
+                    [-16.8, 181.2],
+                    [-19.2, 180.8],
+                    [-18.0, 180.0],
+                ],
+            },
+            SYSTEM,
+        ),
+        await create_geofence(
+            {"name": "Dateline", "center_lat": -17.8, "center_lon": -179.98, "radius_km": 40},
+            SYSTEM,
+        ),
+        await create_geofence(
+            {"name": "Tehran", "polygon": [[35.2, 51.0], [36.1, 51.2], [35.9, 51.9], [35.4, 51.7]]},
+            SYSTEM,
+        ),
+    ]
+    for fence in fences:
+        page = await list_contacts(
+            SYSTEM, filters={"filter": "geo.inside_area", "geofence_id": fence["id"]}, limit=500
+        )
+        expected = {i for i, p in zip(ids, points, strict=True) if contains(fence, *p)}
+        assert expected, fence["name"]
+        assert page.next is None and {c["id"] for c in page.items} == expected, fence["name"]

@@ -24,7 +24,6 @@ __all__ = [
     "earth_order",
     "fence_condition",
     "has_earth_index",
-    "polygon_condition",
 ]
 
 # Padding of SQL boxes in degrees (about a centimetre): a point on the exact edge of a box
@@ -86,40 +85,6 @@ def earth_order(lat: float, lon: float, alias: str = "l") -> tuple[str, list[Any
         float(lat),
         float(lon),
     ]
-
-
-def _literal(value: float) -> str:
-    return repr(float(value))
-
-
-def polygon_condition(
-    polygon: Sequence[tuple[float, float]], alias: str = "l"
-) -> tuple[str, list[Any]]:
-    """Ray casting in SQL, the same test as :func:`crm_geo.spatial.point_in_polygon`.
-
-    The row's longitude is first brought within half a turn of the first vertex, so fences
-    across the antimeridian work. Vertices are inlined as float literals (they are floats
-    the service validated), which keeps the expression free of typed parameters.
-    """
-    ref = float(polygon[0][1])
-    lon = f"({alias}.lon - 360.0 * floor(({alias}.lon - {_literal(ref)} + 180.0) / 360.0))"
-    lat = f"{alias}.lat"
-    terms = []
-    prev_lat, prev_lon = polygon[-1]
-    for vert_lat, vert_lon in polygon:
-        if vert_lat != prev_lat:
-            slope = (prev_lon - vert_lon) / (prev_lat - vert_lat)
-            low, high = sorted((float(vert_lat), float(prev_lat)))
-            # (vert_lat > lat) != (prev_lat > lat)  <=>  low <= lat < high
-            terms.append(
-                f"CASE WHEN {lat} >= {_literal(low)} AND {lat} < {_literal(high)} "
-                f"AND {lon} < {_literal(vert_lon)} + ({lat} - {_literal(vert_lat)}) "
-                f"* {_literal(slope)} THEN 1 ELSE 0 END"
-            )
-        prev_lat, prev_lon = vert_lat, vert_lon
-    if not terms:
-        return "1 = 0", []
-    return f"(({' + '.join(terms)}) % 2 = 1)", []
 
 
 def fence_condition(engine_type: str, alias: str = "l", fence: str = "g") -> str:
