@@ -131,3 +131,25 @@ async def test_polygon_fence_across_the_antimeridian(crm_db):
     )
     outcome = await record_checkin(contact["id"], -16.9, -179.9, 30, SYSTEM)
     assert outcome["entered"] == [fence["id"]]
+
+
+def test_cooldown_and_accuracy_come_from_crm_toml(tmp_path):
+    from crm_geo.settings import geo_settings
+
+    from crmcore.settings import load_settings
+
+    class Manager:
+        def __init__(self, settings):
+            self.settings = settings
+
+    (tmp_path / "crm.toml").write_text(
+        "[plugins.geo]\ncooldown_minutes = 5\nmax_checkin_accuracy_m = 50\n", encoding="utf-8"
+    )
+    env = {"CRM_HOME": str(tmp_path), "CRM_SECRET_KEY": "x"}
+    chosen = geo_settings(Manager(load_settings(home=tmp_path, env=env)))
+    assert (chosen.cooldown_minutes, chosen.max_checkin_accuracy_m) == (5.0, 50)
+    assert geo_settings(None).cooldown_minutes == 60.0
+
+    (tmp_path / "crm.toml").write_text('[plugins.geo]\ncooldown_minutes = "soon"\n')
+    with pytest.raises(ValueError, match="cooldown_minutes"):
+        geo_settings(Manager(load_settings(home=tmp_path, env=env)))
