@@ -27,8 +27,11 @@ async def campaign_report(campaign_id: int) -> dict[str, Any]:
         [campaign_id],
     )
     totals = {key: int(rows[0][key] or 0) for key in TOTALS}
-    day = "date(at)" if engine_type() == "sqlite" else "to_char(at, 'YYYY-MM-DD')"
-    sent_day = day.replace("at", "sent_at")
+    day, sent_day = (
+        ("date(at)", "date(sent_at)")
+        if engine_type() == "sqlite"
+        else ("to_char(at, 'YYYY-MM-DD')", "to_char(sent_at, 'YYYY-MM-DD')")
+    )
     days: dict[str, dict[str, int]] = {}
     for row in await fetch(
         f"SELECT {sent_day} AS day, count(*) AS n FROM marketing_send WHERE campaign = {{}} "
