@@ -70,3 +70,19 @@ async def test_deleting_a_contact_removes_it_from_the_spatial_index(crm_db):
     assert [h.id for h in await within_radius(SYSTEM, 52.52, 13.405, 20)] == [contact["id"]]
     await delete_contact(contact["id"], SYSTEM)
     assert await within_radius(SYSTEM, 52.52, 13.405, 20) == []
+
+
+async def test_core_merge_and_erasure_doors_carry_geo_data(crm_db):
+    from crmcore.services.merge import merge_contacts
+    from crmcore.services.privacy import erase_contact, export_contact
+
+    survivor = await tracked_contact("Ana", 35.7, 51.4)
+    merged = await tracked_contact("Anna", 35.7, 51.4)
+    await merge_contacts(survivor["id"], merged["id"], SYSTEM)
+    assert await Checkin.count().where(Checkin.contact == survivor["id"]) == 2
+
+    document = await export_contact(survivor["id"], SYSTEM)
+    assert len(document["plugins"]["geo"]["checkins"]) == 2
+    await erase_contact(survivor["id"], SYSTEM)
+    for table in (Checkin, LocationConsent, Location):
+        assert await table.count() == 0
