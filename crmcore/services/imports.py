@@ -466,7 +466,12 @@ async def run_import(
             previous = await _find_resumable(digest, mode, key)
             if previous is not None and previous["status"] in UNFINISHED:
                 record = previous
-            elif previous is not None and previous["status"] == "completed" and not again:
+            elif (
+                previous is not None
+                and previous["status"] == "completed"
+                and (previous["created"] or previous["updated"])
+                and not again
+            ):
                 result = _result(previous)
                 result.status = "already_imported"
                 result.message = (
