@@ -107,7 +107,7 @@ def page_paths(client: httpx.Client) -> list[str]:
     contacts = client.get("/contacts").text
     contact_id = first_match(r'href="/contacts/(\d+)"', contacts, "contact")
     company_id = first_match(r'href="/companies/(\d+)"', client.get("/companies").text, "company")
-    last_name = first_match(r'href="/contacts/\d+">[^<]*?(\w+)</a>', contacts, "contact name")
+    last_name = first_match(r'href="/contacts/\d+"><bdi>[^<]*?(\w+)</bdi>', contacts, "name")
     return [
         "/",
         "/contacts",

@@ -110,29 +110,41 @@ def week_start(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
+# The period each row of the weekly count stands for: a day on SQLite (a prefix of the stored
+# ISO text, the cheapest expression there), the week itself on PostgreSQL (date_trunc weeks
+# start on Monday, like week_start()).
+PERIOD_SQL = {
+    "sqlite": "substr(occurred_at, 1, 10)",
+    "postgres": "date_trunc('week', occurred_at AT TIME ZONE 'UTC')",
+}
+
+
+def _period_day(value: Any) -> dt.date:
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
 async def weekly_channel_counts(actor: Actor, weeks: int) -> tuple[list[dt.date], dict]:
     """Interactions that happened per (week, channel) over the last ``weeks`` weeks.
 
-    Grouped by day in SQL (a few hundred rows at most), folded into weeks here, which keeps
-    the SQL the same on SQLite and PostgreSQL.
+    Aggregated in SQL (at most a few hundred rows come back) and folded into weeks here.
     """
     first_week = week_start(_now().date()) - dt.timedelta(weeks=weeks - 1)
     since = dt.datetime.combine(first_week, dt.time(), tzinfo=dt.UTC)
-    db = Interaction._meta.db
-    day = (
-        "substr(occurred_at, 1, 10)"
-        if db.engine_type == "sqlite"
-        else "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-    )
+    period = PERIOD_SQL.get(Interaction._meta.db.engine_type, PERIOD_SQL["postgres"])
     scope_sql, args = "", [since]
     if not actor.sees_all_records:
         scope_sql = (
             " AND (author = {} OR assignee = {} OR contact IN "
-            "(SELECT id FROM contact WHERE owner = {}))"
+            "(SELECT id FROM contact WHERE owner = {}) OR company IN "
+            "(SELECT id FROM company WHERE owner = {}))"
         )
-        args += [actor.user_id or 0] * 3
+        args += [actor.user_id or 0] * 4
     rows = await Interaction.raw(
-        f"SELECT {day} AS day, channel, count(*) AS n FROM interaction "
+        f"SELECT {period} AS period, channel, count(*) AS n FROM interaction "
         # coalesce() rather than "status IS NULL OR …": without table statistics SQLite
         # would pick the status index for the OR, and nearly every row has no status.
         "WHERE occurred_at >= {} AND coalesce(status, 'done') = 'done'"
@@ -142,7 +154,7 @@ async def weekly_channel_counts(actor: Actor, weeks: int) -> tuple[list[dt.date]
     starts = [first_week + dt.timedelta(weeks=i) for i in range(weeks)]
     counts: dict[str, list[int]] = defaultdict(lambda: [0] * weeks)
     for row in rows:
-        index = (week_start(dt.date.fromisoformat(row["day"])) - first_week).days // 7
+        index = (week_start(_period_day(row["period"])) - first_week).days // 7
         if 0 <= index < weeks:
             counts[row["channel"]][index] += int(row["n"])
     return starts, counts
