@@ -174,7 +174,7 @@ def run_baseline(rows: list[dict[str, Any]], page_size: int, searches: list[tupl
                  workdir: Path) -> dict[str, Any]:  # fmt: skip
     """The same contacts and search text in a bare sqlite3 file, queried with plain SQL."""
     from crmcore.services.normalize import normalize_email, normalize_phone
-    from crmcore.services.search import contact_search_text, parse_query, search_condition
+    from crmcore.services.search import contact_search_text, fts5_match
 
     path = workdir / "baseline.sqlite"
     conn = sqlite3.connect(path)
@@ -207,12 +207,13 @@ def run_baseline(rows: list[dict[str, Any]], page_size: int, searches: list[tupl
     conn.execute("ANALYZE")
 
     def search(text: str) -> None:
-        condition = search_condition(text, "sqlite", "IR")
-        assert condition is not None and parse_query(text, "IR")
+        # The same query shape the service runs: the FTS5 index walked newest match first.
+        match = fts5_match(text, "IR")
+        assert match is not None
         conn.execute(
-            f"SELECT * FROM contact WHERE {condition[0].replace('{}', '?')} "
-            f"ORDER BY id DESC LIMIT {page_size}",
-            condition[1],
+            "SELECT contact.* FROM contact_fts JOIN contact ON contact.id = contact_fts.rowid "
+            f"WHERE contact_fts MATCH ? ORDER BY contact_fts.rowid DESC LIMIT {page_size}",
+            (match,),
         ).fetchall()
 
     def ms(fn: Any, *a: Any) -> float:
