@@ -148,3 +148,20 @@ async def test_menu_entry_with_a_permission_is_hidden_from_users_without_it(
         page = await viewer.get("/")
     assert "Visit notes" in page.text
     assert "Secret admin tool" not in page.text
+
+
+async def test_an_edited_catalog_shows_on_the_next_page_load(
+    notes_plugin: NotesPlugin, web_client: WebClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crmcore.web.templating import LiveCatalogs
+
+    monkeypatch.setattr(LiveCatalogs, "RECHECK_SECONDS", 0.0)
+    before = await web_client.get("/notes/visits?lang=fa")
+    assert "<h1>یادداشت‌های بازدید</h1>" in before.text
+    catalog = notes_plugin.folder / "locale" / "fa" / "LC_MESSAGES" / "messages.po"
+    catalog.write_text(
+        catalog.read_text(encoding="utf-8").replace("یادداشت‌های بازدید", "گزارش بازدیدها"),
+        encoding="utf-8",
+    )
+    after = await web_client.get("/notes/visits")
+    assert "<h1>گزارش بازدیدها</h1>" in after.text

@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import gettext
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from crmcore.web.views.language import LANGUAGE_CHOICES
 
 __all__ = [
     "CORE_TEMPLATES",
+    "LiveCatalogs",
     "PageTemplate",
     "build_catalogs",
     "build_environment",
@@ -103,10 +105,53 @@ def locale_search_path(pm: CRMPluginManager) -> list[Path]:
     return _unique(dirs)
 
 
-def build_catalogs(pm: CRMPluginManager) -> dict[str, gettext.NullTranslations]:
-    """One merged catalog (core + every enabled plugin) per supported language."""
-    dirs = locale_search_path(pm)
-    return {lang: load_translations(lang, dirs) for lang in SUPPORTED_LANGUAGES}
+class LiveCatalogs(Mapping[str, gettext.NullTranslations]):
+    """One merged catalog (core + every enabled plugin) per supported language, rebuilt when
+    a ``.po`` file changes, so an edited translation shows on the next page load.
+
+    The files' modification times are looked at no more than every ``RECHECK_SECONDS``,
+    which keeps the cost of a page at a dictionary lookup.
+    """
+
+    RECHECK_SECONDS = 2.0
+
+    def __init__(self, dirs: list[Path]) -> None:
+        self.dirs = dirs
+        self._catalogs: dict[str, gettext.NullTranslations] = {}
+        self._stamps: dict[str, tuple[int, ...]] = {}
+        self._checked: dict[str, float] = {}
+
+    def _stamp(self, lang: str) -> tuple[int, ...]:
+        stamps = []
+        for folder in self.dirs:
+            try:
+                stamps.append((folder / lang / "LC_MESSAGES" / "messages.po").stat().st_mtime_ns)
+            except FileNotFoundError:
+                stamps.append(0)
+        return tuple(stamps)
+
+    def __getitem__(self, lang: str) -> gettext.NullTranslations:
+        if lang not in SUPPORTED_LANGUAGES:
+            raise KeyError(lang)
+        now = time.monotonic()
+        if lang not in self._catalogs or now - self._checked[lang] > self.RECHECK_SECONDS:
+            self._checked[lang] = now
+            stamp = self._stamp(lang)
+            if stamp != self._stamps.get(lang):
+                self._catalogs[lang] = load_translations(lang, self.dirs)
+                self._stamps[lang] = stamp
+        return self._catalogs[lang]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SUPPORTED_LANGUAGES)
+
+    def __len__(self) -> int:
+        return len(SUPPORTED_LANGUAGES)
+
+
+def build_catalogs(pm: CRMPluginManager) -> LiveCatalogs:
+    """The catalogs of the core and of every enabled plugin, per supported language."""
+    return LiveCatalogs(locale_search_path(pm))
 
 
 # --------------------------------------------------------------------------- per request
