@@ -23,7 +23,8 @@ from piccolo.querystring import QueryString
 
 from crmcore.db.migrate import migrate
 from crmcore.db.runtime import open_database
-from crmcore.jobs import close_backends, current_backend, enqueue
+from crmcore.jobs import close_backends, current_backend, enqueue, use_backend
+from crmcore.jobs.saq_backend import SaqBackend
 from crmcore.plugins import get_plugin_manager
 from crmcore.settings import Settings, load_settings
 
@@ -116,6 +117,9 @@ def queue_settings(
 async def queue_db(queue_settings: Settings) -> AsyncIterator[Any]:
     pm = get_plugin_manager(queue_settings, load_plugins=["probe"])
     db = await open_database(queue_settings.database_url, pm)
+    if queue_settings.queue_url:
+        # One connection for the thousand enqueues (commands connect per operation).
+        use_backend(queue_settings.queue_url, SaqBackend(queue_settings.queue_url, persistent=True))
     await migrate(db)
     await db.engine.run_ddl(
         "CREATE TABLE probe_effect (key VARCHAR(100) NOT NULL, pid INTEGER NOT NULL, "

@@ -117,6 +117,13 @@ def embedded_runner_wanted(app: Any) -> bool:
 
 @hookimpl
 async def startup(app: Any) -> None:
+    queue_url = app.state.settings.queue_url
+    if queue_url:
+        from crmcore.jobs import use_backend
+        from crmcore.jobs.saq_backend import SaqBackend
+
+        # One SAQ connection for the app's enqueues, closed by the shutdown hook.
+        use_backend(queue_url, SaqBackend(queue_url, persistent=True))
     if not embedded_runner_wanted(app):
         return
     from crmcore.jobs import registry_for

@@ -10,9 +10,11 @@ whose heartbeat stopped (a killed worker), so it is retried, not lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
@@ -88,22 +90,42 @@ def job_info(job: Any) -> JobInfo:
 
 
 class SaqBackend:
-    """Queue operations on a SAQ queue (connects lazily, on the running event loop)."""
+    """Queue operations on a SAQ queue.
+
+    A *persistent* backend keeps one connection for the life of the process (``crm worker``
+    and ``crm serve`` set one up and close it on shutdown); otherwise every operation
+    connects and disconnects, so a command that enqueues a job leaves nothing open.
+    """
 
     name = "saq"
 
-    def __init__(self, url: str, queue: Any = None) -> None:
+    def __init__(self, url: str, queue: Any = None, *, persistent: bool = False) -> None:
         self.url = url
-        self.queue = queue if queue is not None else make_queue(url)
+        self.persistent = persistent or queue is not None
+        self.queue = queue
         self._connected = queue is not None
         self._lock = asyncio.Lock()
 
     async def connect(self) -> Any:
         async with self._lock:
+            if self.queue is None:
+                self.queue = make_queue(self.url)
             if not self._connected:
                 await self.queue.connect()
                 self._connected = True
         return self.queue
+
+    @contextlib.asynccontextmanager
+    async def _use(self) -> AsyncIterator[Any]:
+        if self.persistent:
+            yield await self.connect()
+            return
+        queue = make_queue(self.url)
+        await queue.connect()
+        try:
+            yield queue
+        finally:
+            await queue.disconnect()
 
     async def enqueue(
         self, job: Job, payload: dict[str, Any], *, at: datetime | None, key: str | None
@@ -122,7 +144,12 @@ class SaqBackend:
         return key
 
     async def _send(self, job: Job, payload: dict[str, Any], at: datetime | None, key: str) -> None:
-        queue = await self.connect()
+        async with self._use() as queue:
+            await self._send_on(queue, job, payload, at, key)
+
+    async def _send_on(
+        self, queue: Any, job: Job, payload: dict[str, Any], at: datetime | None, key: str
+    ) -> None:
         if key.startswith("periodic:") and hasattr(queue, "redis"):
             # Redis forgets a key once its job completed; remember slots separately.
             once = await queue.redis.set(f"crm:once:{key}", 1, nx=True, ex=RESULT_TTL_S)
@@ -148,46 +175,48 @@ class SaqBackend:
 
         if status is not None and status not in STATUSES:
             raise NotFound(f"unknown job status {status!r} (one of {', '.join(STATUSES)})")
-        queue = await self.connect()
         wanted = [s for s in Status if status is None or _STATUS_FROM_SAQ[s.value] == status]
         found: list[JobInfo] = []
-        async for job in queue.iter_jobs(statuses=wanted):
-            if name is None or job.function == name:
-                found.append(job_info(job))
+        async with self._use() as queue:
+            async for job in queue.iter_jobs(statuses=wanted):
+                if name is None or job.function == name:
+                    found.append(job_info(job))
         found.sort(key=lambda info: info.created_at or datetime.min.replace(tzinfo=UTC))
         return list(reversed(found))[:limit]
 
-    async def _job(self, job_id: str) -> Any:
-        queue = await self.connect()
+    @staticmethod
+    async def _job(queue: Any, job_id: str) -> Any:
         job = await queue.job(job_id)
         if job is None:
             raise NotFound(f"job {job_id} not found")
         return job
 
     async def get(self, job_id: str) -> JobInfo | None:
-        queue = await self.connect()
-        job = await queue.job(job_id)
+        async with self._use() as queue:
+            job = await queue.job(job_id)
         return job_info(job) if job is not None else None
 
     async def retry(self, job_id: str) -> JobInfo:
-        job = await self._job(job_id)
-        info = job_info(job)
-        if info.status not in ("dead", "cancelled"):
-            raise Conflict(f"job {job_id} is {info.status}; only dead or cancelled jobs retry")
-        job.attempts = 0  # a fresh set of attempts; the first waits at most backoff_s
-        await job.get_queue().retry(job, error=job.error)
-        return job_info(await self._job(job_id))
+        async with self._use() as queue:
+            job = await self._job(queue, job_id)
+            info = job_info(job)
+            if info.status not in ("dead", "cancelled"):
+                raise Conflict(f"job {job_id} is {info.status}; only dead or cancelled jobs retry")
+            job.attempts = 0  # a fresh set of attempts; the first waits at most backoff_s
+            await queue.retry(job, error=job.error)
+            return job_info(await self._job(queue, job_id))
 
     async def cancel(self, job_id: str) -> JobInfo:
-        job = await self._job(job_id)
-        info = job_info(job)
-        if info.status in ("done", "cancelled"):
-            raise Conflict(f"job {job_id} is already {info.status}")
-        await job.get_queue().abort(job, "cancelled by an administrator")
-        return job_info(await self._job(job_id))
+        async with self._use() as queue:
+            job = await self._job(queue, job_id)
+            info = job_info(job)
+            if info.status in ("done", "cancelled"):
+                raise Conflict(f"job {job_id} is already {info.status}")
+            await queue.abort(job, "cancelled by an administrator")
+            return job_info(await self._job(queue, job_id))
 
     async def close(self) -> None:
-        if self._connected:
+        if self._connected and self.queue is not None:
             await self.queue.disconnect()
             self._connected = False
 
