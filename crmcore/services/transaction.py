@@ -30,12 +30,56 @@ async def write_transaction() -> AsyncIterator[Any]:
     queue: list[Callable[[], Awaitable[Any]]] = []
     token = _pending.set(queue)
     try:
-        async with current_database().engine.transaction() as txn:
+        async with _transaction(current_database().engine) as txn:
             yield txn
     finally:
         _pending.reset(token)
     for callback in queue:
         await callback()
+
+
+@contextlib.asynccontextmanager
+async def _transaction(engine: Any) -> AsyncIterator[Any]:
+    """``engine.transaction()``, but a connection lost mid-transaction is given back.
+
+    Piccolo's PostgreSQL transaction releases its pooled connection and resets the
+    current-transaction variable only after a successful rollback or commit. When the
+    server went away that rollback fails, so the connection would stay checked out (after
+    ``max_size`` such failures every request waits on an empty pool) and the dead
+    transaction would stay current. Here both are undone whatever the outcome.
+    """
+    txn = engine.transaction()
+    pool = getattr(engine, "pool", None)
+    if pool is None or getattr(txn, "_parent", None) is not None:
+        async with txn as inner:
+            yield inner
+        return
+    try:
+        await txn.__aenter__()
+    except BaseException:
+        connection = getattr(txn, "connection", None)
+        if connection is not None:  # BEGIN failed on an acquired connection
+            with contextlib.suppress(Exception):
+                await pool.release(connection)
+        raise
+    try:
+        yield txn
+    except BaseException as exc:
+        await _finish(txn, pool, exc)
+        raise
+    await _finish(txn, pool, None)
+
+
+async def _finish(txn: Any, pool: Any, exc: BaseException | None) -> None:
+    try:
+        await txn.__aexit__(type(exc) if exc else None, exc, None)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await pool.release(txn.connection)
+        with contextlib.suppress(ValueError, RuntimeError):
+            txn.engine.current_transaction.reset(txn.context)
+        if exc is None:
+            raise  # the commit failed: the caller must not believe it was stored
 
 
 def after_commit(callback: Callable[[], Awaitable[Any]]) -> None:

@@ -17,6 +17,7 @@ from crmcore.auth.middleware import install_auth
 from crmcore.errors import CRMError, ValidationError
 from crmcore.plugins import CRMPluginManager
 from crmcore.settings import Settings
+from crmcore.web.db_errors import db_error_handlers
 
 
 @dataclass
@@ -35,7 +36,7 @@ def crm_error_handler(request: Request[Any, Any, Any], exc: CRMError) -> Respons
 
 
 def security_config(settings: Settings, pm: CRMPluginManager) -> SecurityConfig:
-    handlers: dict[Any, Any] = {CRMError: crm_error_handler}
+    handlers: dict[Any, Any] = {CRMError: crm_error_handler, **db_error_handlers()}
     config = SecurityConfig(exception_handlers=handlers)
     install_auth(config, settings, pm)
     return config
