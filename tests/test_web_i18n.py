@@ -183,3 +183,21 @@ async def test_core_pages_in_persian_leave_no_english_ui_text(
             if untranslated or LATIN.search(text):
                 leftovers.setdefault(path, []).append(text)
     assert leftovers == {}
+
+
+def test_texts_built_in_python_are_in_the_persian_catalog() -> None:
+    """Notices, stored codes and field types are translated from Python, where a template
+    scan cannot see them: each must have its Persian translation."""
+    from crmcore.web.views.labels import LABEL_FAMILIES
+    from crmcore.web.views.rendering import NOTICES
+    from crmcore.web.views.settings import ENTITY_LABELS, FIELD_TYPE_LABELS
+
+    with (CORE_LOCALE_DIR / "fa" / "LC_MESSAGES" / "messages.po").open("rb") as po_file:
+        catalog = read_po(po_file, locale="fa")
+    translated = {(m.context, m.id) for m in catalog if m.id and m.string}
+    wanted = {(None, text) for _kind, text in NOTICES.values()}
+    wanted |= {(None, text) for text in [*FIELD_TYPE_LABELS.values(), *ENTITY_LABELS.values()]}
+    wanted |= {
+        (context, word) for context, words in LABEL_FAMILIES.values() for word in words.values()
+    }
+    assert sorted(wanted - translated, key=str) == []
