@@ -42,7 +42,7 @@ async def test_upload_runs_as_a_job_and_reports_progress_and_errors(
     response = await upload(crm_client)
     assert response.status_code == 201, response.text
     created = response.json()
-    assert created["status"] == "pending"
+    assert created["status"] == "queued"
     assert created["total_rows"] == 3
     assert created["mapping"]["ایمیل"] == "email"
 

@@ -34,9 +34,9 @@ from crmcore.auth.guards import requires
 from crmcore.db.runtime import current_database
 from crmcore.errors import ValidationError
 from crmcore.services.actor import Actor
+from crmcore.services.import_records import error_report_lines
 from crmcore.services.imports import (
     create_import_record,
-    error_report_lines,
     get_import,
     list_imports,
     revert_import,
@@ -174,7 +174,7 @@ class ImportController(Controller):
         data: Annotated[ImportUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
         actor: NamedDependency[Actor],
     ) -> ImportOut:
-        """Answers 201 with the import record (status ``pending``); poll it for progress."""
+        """Answers 201 with the import record (status ``queued``); poll it for progress."""
         path, name = await save_upload(data.file)
         try:
             record = await create_import_record(

@@ -27,29 +27,36 @@ How it keeps its promises:
 from __future__ import annotations
 
 import asyncio
-import csv
 import inspect
-import json
 import logging
 import multiprocessing
 import os
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from crmcore.data_app.tables import DataImport
 from crmcore.db.runtime import current_database
-from crmcore.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from crmcore.errors import Conflict, PermissionDenied, ValidationError
 from crmcore.services.actor import Actor
 from crmcore.services.audit import record_audit
-from crmcore.services.contacts import contact_dicts
 from crmcore.services.custom_fields import list_fields
+from crmcore.services.import_records import (
+    default_error_report_path,
+    get_import,
+    import_errors,
+    list_imports,
+    load_record,
+    record_dict,
+    require_import,
+    revert_import,
+    write_error_report,
+)
 from crmcore.services.import_rows import (
     PreparedBatch,
     RowPlan,
@@ -72,12 +79,11 @@ from crmcore.services.import_writer import (
     BatchImporter,
     Counts,
     LeaseLost,
-    id_ranges,
     utc_now,
 )
 from crmcore.services.outbox import emit_event
-from crmcore.services.records import default_region, fetch, placeholders
-from crmcore.services.transaction import after_commit, write_transaction
+from crmcore.services.records import default_region, fetch
+from crmcore.services.transaction import write_transaction
 
 log = logging.getLogger("crmcore.imports")
 
@@ -167,26 +173,6 @@ class ImportResult:
 # --------------------------------------------------------------------------- import records
 
 
-def _row_dict(row: dict[str, Any]) -> dict[str, Any]:
-    record = dict(row)
-    for key in ("mapping", "duplicates"):
-        if isinstance(record.get(key), str):
-            record[key] = json.loads(record[key] or ("{}" if key == "mapping" else "[]"))
-    record["dry_run"] = bool(record.get("dry_run"))
-    for key in ("created_at", "updated_at", "finished_at"):
-        value = record.get(key)
-        if isinstance(value, datetime):
-            record[key] = value.isoformat()
-    return record
-
-
-async def _load_record(import_id: int) -> dict[str, Any]:
-    rows = await fetch("SELECT * FROM data_import WHERE id = {}", [import_id])
-    if not rows:
-        raise NotFound(f"import {import_id} does not exist")
-    return _row_dict(rows[0])
-
-
 def _check_options(mode: str, key: str, batch_size: int) -> None:
     if mode not in MODES:
         raise ValidationError.for_field("mode", f"must be one of {', '.join(MODES)}.")
@@ -194,12 +180,6 @@ def _check_options(mode: str, key: str, batch_size: int) -> None:
         raise ValidationError.for_field("key", f"must be one of {', '.join(KEYS)}.")
     if not 1 <= batch_size <= MAX_BATCH:
         raise ValidationError.for_field("batch_size", f"must be between 1 and {MAX_BATCH}.")
-
-
-def _require(actor: Actor) -> None:
-    for permission in ("contacts.import", "contacts.write"):
-        if not actor.can(permission):
-            raise PermissionDenied(f"{actor.label} lacks the permission {permission!r}.")
 
 
 async def create_import_record(
@@ -217,7 +197,7 @@ async def create_import_record(
     """Register an import of ``path`` without running it (the API does this, then queues
     the run). Checks the options and the header mapping first, so mistakes show at once.
     With ``count_rows`` the file's rows are counted, so progress can be shown in percent."""
-    _require(actor)
+    require_import(actor)
     _check_options(mode, key, 1)
     path = Path(path)
     with open_source(path) as source:
@@ -242,7 +222,7 @@ async def create_import_record(
                 total_rows=count_data_rows(path) if count_rows else None,
             )
         )
-    return await _load_record(rows[0]["id"])
+    return await load_record(rows[0]["id"])
 
 
 async def preview_import(import_id: int, actor: Actor, rows: int = 5) -> dict[str, Any]:
@@ -270,7 +250,7 @@ async def configure_import(
     dry_run: bool,
 ) -> dict[str, Any]:
     """Change the options of an import that has not started yet (the mapping screen)."""
-    _require(actor)
+    require_import(actor)
     _check_options(mode, key, 1)
     record = await get_import(import_id, actor)
     if record["status"] != "pending":
@@ -384,7 +364,7 @@ async def _find_resumable(digest: str, mode: str, key: str) -> dict[str, Any] | 
         "AND dry_run = {} ORDER BY id DESC LIMIT 1",
         [digest, mode, key, False],
     )
-    return _row_dict(rows[0]) if rows else None
+    return record_dict(rows[0]) if rows else None
 
 
 async def _claim(import_id: int, runner: str) -> None:
@@ -445,10 +425,10 @@ async def run_import(
     on (True) or off (False); by default large files get them. Raises :class:`NothingImported` when
     the file cannot be processed at all.
     """
-    _require(actor)
+    require_import(actor)
     _check_options(mode, key, batch_size)
     if import_id is not None:
-        record = await _load_record(import_id)
+        record = await load_record(import_id)
         if record["status"] in ("completed", "reverted"):
             return _result(record)
         path = Path(record["file_path"])
@@ -663,14 +643,6 @@ async def _mark_failed(import_id: int, runner: str, exc: BaseException) -> None:
         return
 
 
-def default_error_report_path(import_id: int) -> Path:
-    """Where an import's error report goes unless the caller names a file."""
-    pm = current_database().pm
-    settings = getattr(pm, "settings", None)
-    home = Path(getattr(settings, "home", None) or Path.cwd())
-    return home / "imports" / f"import-{import_id}-errors.csv"
-
-
 async def _finish(
     import_id: int,
     runner: str,
@@ -679,7 +651,7 @@ async def _finish(
     error_report: str | Path | None,
     resumed_from: int,
 ) -> ImportResult:
-    record = await _load_record(import_id)
+    record = await load_record(import_id)
     report_path = ""
     if record["failed"] or record["skipped"]:
         target = Path(error_report) if error_report else default_error_report_path(import_id)
@@ -723,7 +695,7 @@ async def _finish(
                     **counts,
                 },
             )
-    result = _result(await _load_record(import_id), resumed_from)
+    result = _result(await load_record(import_id), resumed_from)
     result.errors = [
         {"row": e["row"], "reason": e["reason"]}
         for e in await import_errors(import_id, limit=ERROR_SAMPLE)
@@ -731,177 +703,3 @@ async def _finish(
     if message:
         raise NothingImported(message, {"file": message}, result)
     return result
-
-
-async def import_errors(
-    import_id: int, *, limit: int | None = None, after_row: int = 0
-) -> list[dict[str, Any]]:
-    """Rejected (and skipped) rows of an import in file order: row, reason, values."""
-    sql = (
-        'SELECT "row", reason, "values" FROM data_import_error WHERE data_import = {} '
-        'AND "row" > {} ORDER BY "row", id'
-    )
-    args: list[Any] = [import_id, after_row]
-    if limit is not None:
-        sql += " LIMIT {}"
-        args.append(limit)
-    rows = await fetch(sql, args)
-    for row in rows:
-        if isinstance(row["values"], str):
-            row["values"] = json.loads(row["values"] or "[]")
-    return rows
-
-
-async def iter_error_rows(import_id: int, page: int = 2000) -> AsyncIterator[dict[str, Any]]:
-    """Every error row of an import, read in pages (an import may reject millions)."""
-    after = 0
-    while True:
-        rows = await import_errors(import_id, limit=page, after_row=after)
-        for row in rows:
-            yield row
-        if len(rows) < page:
-            return
-        after = rows[-1]["row"]
-
-
-async def error_report_lines(import_id: int, headers: list[str]) -> AsyncIterator[str]:
-    """The error report as CSV text: the original columns, then ``row`` and ``reason``."""
-    buffer = _LineBuffer()
-    writer = csv.writer(buffer)
-    writer.writerow([*headers, "row", "reason"])
-    yield buffer.take()
-    async for error in iter_error_rows(import_id):
-        values = list(error["values"])[: len(headers)]
-        values += [""] * (len(headers) - len(values))
-        writer.writerow([*values, error["row"], error["reason"]])
-        yield buffer.take()
-
-
-class _LineBuffer:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> None:
-        self.parts.append(text)
-
-    def take(self) -> str:
-        text = "".join(self.parts)
-        self.parts.clear()
-        return text
-
-
-async def write_error_report(
-    import_id: int, target: str | Path, headers: list[str] | None = None
-) -> bool:
-    """Write the error report CSV (UTF-8 with BOM, so Excel shows Persian); False if the
-    import rejected nothing."""
-    if not await import_errors(import_id, limit=1):
-        return False
-    if headers is None:
-        headers = list((await _load_record(import_id))["mapping"])
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    import anyio
-
-    async with await anyio.open_file(target, "w", encoding="utf-8-sig", newline="") as handle:
-        async for line in error_report_lines(import_id, headers):
-            await handle.write(line)
-    return True
-
-
-# --------------------------------------------------------------------------- reading and undoing
-
-
-async def get_import(import_id: int, actor: Actor) -> dict[str, Any]:
-    """An import record (progress, counts, options) for someone allowed to import."""
-    _require_read(actor)
-    record = await _load_record(import_id)
-    _check_owner(record, actor)
-    record.pop("runner", None)
-    return record
-
-
-def _require_read(actor: Actor) -> None:
-    if not actor.can("contacts.import"):
-        raise PermissionDenied(f"{actor.label} lacks the permission 'contacts.import'.")
-
-
-def _check_owner(record: dict[str, Any], actor: Actor) -> None:
-    if not actor.sees_all_records and record.get("user") != actor.user_id:
-        raise NotFound(f"import {record['id']} does not exist")
-
-
-async def list_imports(actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
-    """Imports newest first (only one's own for a user limited to own records)."""
-    _require_read(actor)
-    sql = "SELECT * FROM data_import"
-    args: list[Any] = []
-    if not actor.sees_all_records:
-        sql += ' WHERE "user" = {}'
-        args.append(actor.user_id)
-    rows = await fetch(sql + " ORDER BY id DESC LIMIT {}", [*args, limit])
-    records = [_row_dict(r) for r in rows]
-    for record in records:
-        record.pop("runner", None)
-    return records
-
-
-async def revert_import(import_id: int, actor: Actor, chunk: int = 2000) -> dict[str, Any]:
-    """Delete exactly the contacts this import created (not those it updated).
-
-    Works in chunks, each its own transaction, so reverting a million contacts never holds
-    one giant transaction; a revert that was interrupted simply continues when run again.
-    """
-    _require(actor)
-    if not actor.can("contacts.delete"):
-        raise PermissionDenied(f"{actor.label} lacks the permission 'contacts.delete'.")
-    record = await _load_record(import_id)
-    _check_owner(record, actor)
-    if record["dry_run"]:
-        raise ValidationError.for_field(
-            "import", f"import {import_id} was a dry run; it created nothing"
-        )
-    if record["status"] in ("pending", "queued", "running"):
-        raise ValidationError.for_field(
-            "import", f"import {import_id} is {record['status']}; wait for it to finish or stop it"
-        )
-    pm = current_database().pm
-    fire_deleted = pm is not None and bool(pm.hook.contact_deleted.get_hookimpls())
-    deleted = 0
-    while True:
-        async with write_transaction():
-            rows = await fetch(
-                "SELECT contact FROM data_import_row WHERE data_import = {} AND action = 'created' "
-                "ORDER BY contact LIMIT {}",
-                [import_id, chunk],
-            )
-            ids = [r["contact"] for r in rows]
-            if not ids:
-                break
-            contacts = await contact_dicts(ids) if fire_deleted else {}
-            await fetch(f"DELETE FROM contact WHERE id IN ({placeholders(ids)})", ids)
-            await record_audit(
-                table="data_import",
-                record_id=import_id,
-                action="revert",
-                changes={"deleted_ids": id_ranges(ids)},
-                actor=actor,
-                plugin="data",
-            )
-            if contacts:
-                gone = list(contacts.values())
-                after_commit(lambda gone=gone: _fire_deleted(pm, gone, actor))
-        deleted += len(ids)
-    async with write_transaction():
-        await fetch(
-            "UPDATE data_import SET status = 'reverted', updated_at = {}, message = {} "
-            "WHERE id = {}",
-            [utc_now(), f"reverted: {deleted} created contacts deleted", import_id],
-        )
-        await emit_event("import.reverted", {"import_id": import_id, "deleted": deleted})
-    return {"import_id": import_id, "deleted": deleted, "status": "reverted"}
-
-
-async def _fire_deleted(pm: Any, contacts: list[dict[str, Any]], actor: Actor) -> None:
-    for contact in contacts:
-        await pm.fire("contact_deleted", contact=contact, actor=actor)
