@@ -201,3 +201,12 @@ def test_texts_built_in_python_are_in_the_persian_catalog() -> None:
         (context, word) for context, words in LABEL_FAMILIES.values() for word in words.values()
     }
     assert sorted(wanted - translated, key=str) == []
+
+
+async def test_visitors_get_the_language_their_browser_asks_for(crm_anon_client: Any) -> None:
+    persian = await crm_anon_client.get(
+        "/login", headers={"Accept-Language": "de;q=0.9, fa-IR, en;q=0.5"}
+    )
+    assert '<html lang="fa" dir="rtl">' in persian.text
+    english = await crm_anon_client.get("/login", headers={"Accept-Language": "de, en;q=0.8"})
+    assert '<html lang="en" dir="ltr">' in english.text
