@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from crmcore.errors import ValidationError
+from crmcore.errors import CRMError, ValidationError
 from crmcore.hookspecs import hookimpl
 from crmcore.services.actor import SYSTEM
 from crmcore.services.contacts import contact_dicts, create_contact, list_contacts
@@ -404,3 +404,21 @@ async def test_reader_processes_check_rows_exactly_like_the_importer(
     assert result.created == 102
     assert [c["last_name"] for c in await all_contacts()] == ["X"] * 102
     assert [c["first_name"] for c in await all_contacts()] == [f"N{i}" for i in range(120) if i % 7]
+
+
+async def test_a_run_that_lost_its_import_to_another_run_stops_without_writing(
+    crm_db: Any, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "lease.csv", [["L", str(i), f"l{i}@example.com", "", ""] for i in range(50)]
+    )
+
+    async def another_run_takes_over(progress: Any) -> None:
+        # What a second `crm contacts import` of the same file does when it starts.
+        await Contact.raw("UPDATE data_import SET runner = 'someone-else'")
+
+    with pytest.raises(CRMError, match="taken over by another run"):
+        await run_import(path, actor=SYSTEM, batch_size=10, progress=another_run_takes_over)
+    assert await Contact.count() == 10  # the first batch; the second one was rolled back
+    [record] = await Contact.raw('SELECT "position", status FROM data_import')
+    assert (record["position"], record["status"]) == (10, "running")

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,7 +267,7 @@ class SourceRow:
         return not any(v.strip() for v in self.values)
 
 
-class ImportSource:
+class ImportSource(ABC):
     """An open import file: its headers, its rows, and how far reading has got."""
 
     format = "csv"
@@ -278,17 +279,20 @@ class ImportSource:
         self.encoding = "utf-8"
         self.delimiter = ","
 
+    @abstractmethod
     def rows(self) -> Iterator[SourceRow]:
-        raise NotImplementedError
+        """The data rows, in file order, read as they are asked for."""
 
+    @abstractmethod
     def fraction_read(self) -> float | None:
         """How much of the file has been read (0..1), for progress and ETA."""
-        return None
 
     @property
     def total_rows(self) -> int | None:
+        """The number of data rows when the format says so without reading them (XLSX)."""
         return None
 
+    @abstractmethod
     def close(self) -> None:
         """Release the file."""
 
