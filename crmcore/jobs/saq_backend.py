@@ -207,13 +207,24 @@ class SaqBackend:
             return job_info(await self._job(queue, job_id))
 
     async def cancel(self, job_id: str) -> JobInfo:
+        from saq.job import Status
+
         async with self._use() as queue:
             job = await self._job(queue, job_id)
             info = job_info(job)
             if info.status in ("done", "cancelled"):
                 raise Conflict(f"job {job_id} is already {info.status}")
-            await queue.abort(job, "cancelled by an administrator")
-            return job_info(await self._job(queue, job_id))
+            message = "cancelled by an administrator"
+            await queue.abort(job, message)
+            current = await self._job(queue, job_id)
+            if info.status != "running" and current.status == Status.ABORTING:
+                # Redis leaves a job that was waiting for its time "aborting": no worker
+                # holds it to finish the abort, so finish it here.
+                await queue.finish(current, Status.ABORTED, error=message)
+                if hasattr(queue, "redis"):
+                    await queue.redis.delete(current.abort_id)
+                current = await self._job(queue, job_id)
+            return job_info(current)
 
     async def close(self) -> None:
         if self._connected and self.queue is not None:
