@@ -130,3 +130,25 @@ CODES = {"CSV", "XLSX", "UTF-8", "UTF-16", "Excel", "first_name", "email", "phon
 
 def _only_codes(text: str) -> bool:
     return all(word in CODES for word in re.findall(r"[A-Za-z][A-Za-z0-9_-]*", text))
+
+
+async def test_a_stopped_import_can_be_resumed_from_its_page(web_client: Any, crm_pm: Any) -> None:
+    response = await web_client.post(
+        "/imports",
+        data={"csrf_token": web_client.csrf_token},
+        files={"file": ("people.csv", CSV.encode(), "text/csv")},
+    )
+    url = response.headers["location"]
+    import_id = int(url.rsplit("/", 1)[1])
+    # As a run that crashed leaves it: marked failed, nothing committed yet.
+    await Contact.raw(
+        "UPDATE data_import SET status = 'failed', message = 'stopped: disk full' WHERE id = {}",
+        import_id,
+    )
+    page = await web_client.get(url)
+    assert f'action="/imports/{import_id}/resume"' in page.text
+    assert "stopped: disk full" in page.text
+    resumed = await web_client.submit(f"/imports/{import_id}/resume", {})
+    assert resumed.status_code == 303
+    await EmbeddedRunner(registry_for(crm_pm), schedule=False).run_until_idle()
+    assert await Contact.count() == 2

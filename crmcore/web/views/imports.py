@@ -138,6 +138,15 @@ async def start(
     return redirect(f"/imports/{import_id}")
 
 
+@post("/imports/{import_id:int}/resume", name="import-resume")
+async def resume(
+    request: Request[Any, Any, Any], actor: CurrentActor, import_id: FromPath[int]
+) -> Response[Any]:
+    """Run a stopped import again: it continues after its last committed batch."""
+    await start_import(import_id, actor)
+    return redirect(f"/imports/{import_id}")
+
+
 @post("/imports/{import_id:int}/revert", name="import-revert")
 async def revert(
     request: Request[Any, Any, Any], actor: CurrentActor, import_id: FromPath[int]
@@ -150,7 +159,7 @@ def import_router() -> Router:
     """The import pages, answering service errors with HTML error pages."""
     return Router(
         path="/",
-        route_handlers=[imports_page, upload, import_page, start, revert],
+        route_handlers=[imports_page, upload, import_page, start, resume, revert],
         guards=[requires("contacts.import")],
         exception_handlers={CRMError: html_error_handler, MissingPermission: html_error_handler},
     )
