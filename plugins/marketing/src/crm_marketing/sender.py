@@ -24,11 +24,14 @@ message, which is worse for a welcome email and no better for the reader.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 import secrets
 import time
 from datetime import timedelta
-from email.message import EmailMessage
+from email.header import Header
+from email.utils import formatdate
 from typing import Any
 
 import aiosmtplib
@@ -119,16 +122,48 @@ async def release_claims(ids: list[int], token: str) -> None:
         )
 
 
-async def mark_sent(send_id: int, token: str, message_id: str, links: list[str]) -> None:
-    import json
+class SentRecorder:
+    """Records handed-over messages as ``sent``, committing for several connections at once.
 
-    async with write_transaction():
-        await fetch(
-            "UPDATE marketing_send SET state = 'sent', sent_at = {}, message_id = {}, "
-            "links = {}, claim_token = NULL, lease_until = NULL, error = '' "
-            "WHERE id = {} AND claim_token = {}",
-            [clock.now(), message_id, json.dumps(links), send_id, token],
-        )
+    A connection waits for its own message's commit before it sends the next one, so the
+    window in which a crash could leave an accepted message unrecorded stays one message
+    per connection; meanwhile the marks of all connections that finished in the same
+    instant share one commit (a group commit) instead of paying one each.
+    """
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.pending: list[tuple[int, str, list[str], asyncio.Future[None]]] = []
+        self.lock = asyncio.Lock()
+
+    async def mark(self, send_id: int, message_id: str, links: list[str]) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append((send_id, message_id, links, future))
+        async with self.lock:
+            if not future.done():
+                batch, self.pending = self.pending, []
+                try:
+                    await self._write(batch)
+                except Exception as exc:
+                    for *_rest, waiting in batch:
+                        if not waiting.done():
+                            waiting.set_exception(exc)
+                else:
+                    for *_rest, waiting in batch:
+                        if not waiting.done():
+                            waiting.set_result(None)
+        await future
+
+    async def _write(self, batch: list[tuple[int, str, list[str], Any]]) -> None:
+        now = clock.now()
+        async with write_transaction():
+            for send_id, message_id, links, _future in batch:
+                await fetch(
+                    "UPDATE marketing_send SET state = 'sent', sent_at = {}, message_id = {}, "
+                    "links = {}, claim_token = NULL, lease_until = NULL, error = '' "
+                    "WHERE id = {} AND claim_token = {}",
+                    [now, message_id, json.dumps(links), send_id, self.token],
+                )
 
 
 async def mark_failed(send_id: int, token: str, error: str, *, permanent: bool) -> None:
@@ -164,31 +199,53 @@ async def mark_failed(send_id: int, token: str, error: str, *, permanent: bool) 
             )
 
 
+def _header(value: str) -> str:
+    """A header value, RFC 2047-encoded when it is not plain ASCII (Persian subjects)."""
+    if value.isascii():
+        return " ".join(value.split())
+    return Header(value, "utf-8").encode()
+
+
+def _part(content_type: str, text: str) -> str:
+    body = base64.encodebytes(text.encode("utf-8")).decode("ascii")
+    return (f"Content-Type: {content_type}; charset=utf-8\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n{body}")  # fmt: skip
+
+
 def build_message(
     config: MarketingConfig, send: dict[str, Any], campaign_id: int, rendered: RenderedEmail
-) -> tuple[EmailMessage, str]:
-    """The MIME message with tracked links, open pixel and one-click unsubscribe headers."""
+) -> tuple[bytes, str]:
+    """The MIME message (bytes) with tracked links, open pixel and one-click unsubscribe
+    headers. Built directly rather than through ``email.message``: its header parsing
+    cost more than the SMTP exchange itself at bulk rates."""
     base, secret, send_id = config.base_url, config.secret, int(send["id"])
     domain = config.smtp.sender.rpartition("@")[2] or "localhost"
     message_id = f"<m{send_id}.{campaign_id}@{domain}>"
     unsubscribe = signing.unsubscribe_url(base, secret, send_id)
-    message = EmailMessage()
-    message["From"] = config.smtp.sender
-    message["To"] = send["email"]
-    message["Subject"] = rendered.subject
-    message["Message-ID"] = message_id
-    message["List-Unsubscribe"] = f"<{unsubscribe}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["Precedence"] = "bulk"
-    message.set_content(rendered.text or " ")
+    headers = [
+        f"From: {config.smtp.sender}",
+        f"To: {send['email']}",
+        f"Subject: {_header(rendered.subject)}",
+        f"Date: {formatdate(usegmt=True)}",
+        f"Message-ID: {message_id}",
+        f"List-Unsubscribe: <{unsubscribe}>",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        "Precedence: bulk",
+        "MIME-Version: 1.0",
+    ]
+    text_part = _part("text/plain", rendered.text or " ")
     if rendered.html:
         html = rewrite_links(
             rendered.html, lambda url: signing.click_url(base, secret, send_id, url)
         )
         pixel = f'<img src="{signing.open_url(base, secret, send_id)}" width="1" height="1" alt="">'
         html = html.replace("</body>", pixel + "</body>") if "</body>" in html else html + pixel
-        message.add_alternative(html, subtype="html")
-    return message, message_id
+        boundary = f"=_m{send_id}_{secrets.token_hex(8)}"
+        headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+        body = (f"--{boundary}\r\n{text_part}\r\n--{boundary}\r\n"
+                f"{_part('text/html', html)}\r\n--{boundary}--\r\n")  # fmt: skip
+        return ("\r\n".join(headers) + "\r\n\r\n" + body).encode("ascii"), message_id
+    return ("\r\n".join(headers) + "\r\n" + text_part).encode("ascii"), message_id
 
 
 class CampaignSender:
@@ -200,6 +257,7 @@ class CampaignSender:
         self.config = config
         self.token = secrets.token_hex(12)
         self.limiter = RateLimiter(config.per_second)
+        self.recorder = SentRecorder(self.token)
         self.sent = 0
         self._templates: dict[int, tuple[dict[str, Any], str | None]] = {}
         self._campaign: dict[str, Any] = {}
@@ -324,7 +382,7 @@ class CampaignSender:
         try:
             if not client.is_connected:
                 await client.connect()
-            await client.send_message(message)
+            await client.sendmail(self.config.smtp.sender, [row["email"]], message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             await mark_failed(send_id, self.token, str(exc), permanent=True)
             return
@@ -338,7 +396,7 @@ class CampaignSender:
             client.close()
             await mark_failed(send_id, self.token, f"SMTP: {exc}", permanent=False)
             return
-        await mark_sent(send_id, self.token, message_id, rendered.links)
+        await self.recorder.mark(send_id, message_id, rendered.links)
         self.sent += 1
 
 
