@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from typing import Any
 
+import jdatetime
 import pytest
 from web_support import WebClient, signed_in_client  # noqa: F401 - the web_client fixture
 
@@ -14,6 +15,7 @@ from crmcore.services.actor import Actor
 from crmcore.services.contacts import create_contact, get_contact
 from crmcore.services.interactions import list_interactions, log_interaction
 from crmcore.services.tasks import create_task, list_tasks
+from crmcore.web.i18n import to_persian_digits
 
 CORE_PAGES = [
     "/",
@@ -323,3 +325,20 @@ async def test_dashboard_shows_core_cards_and_charts(
     persian = (await web_client.get("/?lang=fa")).text
     assert 'aria-label="تعاملات هفتگی به تفکیک کانال"' in persian
     assert 'direction="rtl"' in persian
+
+
+async def test_calendar_shows_planned_tasks_on_their_day(
+    web_client: WebClient, sample: dict[str, Any], crm_user: Any
+) -> None:
+    actor = sample["actor"]
+    due = dt.datetime.now(dt.UTC).replace(hour=12, minute=0) + dt.timedelta(days=1)
+    for index in range(6):
+        await create_task({"subject": f"Call round {index}", "due_at": due}, actor)
+    month = (await web_client.get(f"/calendar?year={due.year}&month={due.month}")).text
+    assert month.count('class="calendar-event') == 4  # four a day, then a count of the rest
+    assert "+3 more" in month  # six calls and the offer, less the four shown
+    # A Gregorian month link opened in Persian shows the Jalali month that holds most of it.
+    persian = await web_client.get(f"/calendar?year={due.year}&month={due.month}&lang=fa")
+    middle = jdatetime.date.fromgregorian(date=due.date().replace(day=15))
+    title = f"{jdatetime.date.j_months_fa[middle.month - 1]} {to_persian_digits(str(middle.year))}"
+    assert f"</span>{title}</h1>" in persian.text

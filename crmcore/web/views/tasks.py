@@ -34,6 +34,7 @@ __all__ = ["calendar_page", "new_task", "task_done", "tasks_page"]
 
 PAGE_SIZE = 50
 CALENDAR_LIMIT = 500  # one service page; a month holding more shows the first 500
+CALENDAR_PER_DAY = 4  # more on one day is summed up as "+N more"
 STATUS_FILTERS = ("planned", "done", "cancelled", "all")
 
 
@@ -140,6 +141,18 @@ def _current_month(lang: str, today: dt.date) -> tuple[int, int]:
     return today.year, today.month
 
 
+def _in_calendar_of(lang: str, year: int, month: int) -> tuple[int, int]:
+    """A month from a link made in the other calendar (the language was switched since):
+    Jalali years are below 1700 and Gregorian ones above, so the year tells which it is."""
+    if lang == "fa" and year > 1700:
+        jalali = jdatetime.date.fromgregorian(date=dt.date(year, month, 15))
+        return jalali.year, jalali.month
+    if lang != "fa" and year < 1700:
+        gregorian = jdatetime.date(year, month, 15).togregorian()
+        return gregorian.year, gregorian.month
+    return year, month
+
+
 def _shift(year: int, month: int, step: int) -> tuple[int, int]:
     index = year * 12 + (month - 1) + step
     return index // 12, index % 12 + 1
@@ -151,18 +164,25 @@ async def calendar_page(
     actor: CurrentActor,
     year: FromQuery[int | None] = None,
     month: FromQuery[int | None] = None,
+    mine: FromQuery[bool] = True,
 ) -> Template:
     lang = request_language(request)
     tz = request_timezone(request)
     today = dt.datetime.now(ZoneInfo(tz)).date()
     if year is None or month is None or not 1 <= month <= 12 or not 1 <= year <= 9999:
         year, month = _current_month(lang, today)
+    year, month = _in_calendar_of(lang, year, month)
     grid = (jalali_month_grid if lang == "fa" else gregorian_month_grid)(year, month)
     days = [day for week in grid.weeks for day in week if day is not None]
     start = dt.datetime.combine(days[0], dt.time(), tzinfo=ZoneInfo(tz))
     end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), tzinfo=ZoneInfo(tz))
     page = await list_tasks(
-        actor, due_after=start, due_before=end, status=None, limit=CALENDAR_LIMIT
+        actor,
+        assignee="me" if mine and actor.user_id else None,
+        due_after=start,
+        due_before=end,
+        status=None,
+        limit=CALENDAR_LIMIT,
     )
     by_day: dict[dt.date, list[dict[str, Any]]] = defaultdict(list)
     for task in page.items:
@@ -181,5 +201,9 @@ async def calendar_page(
             "previous": previous,
             "following": following,
             "truncated": page.next is not None,
+            "mine": mine,
+            "per_day": CALENDAR_PER_DAY,
+            "grid_year": year,
+            "grid_month": month,
         },
     )
