@@ -124,6 +124,7 @@ def test_new_plugin_installs_passes_its_tests_migrates_and_works(tmp_path):
         check_migrate(instance)
         contact_id = check_app(instance)
         check_command(instance, contact_id)
+        check_purge(instance)
     finally:
         uninstall_demo()
         drop_database(instance.database_url)
@@ -250,6 +251,16 @@ def check_command(instance: Instance, contact_id: int) -> None:
     assert [n["body"] for n in json.loads(listed.stdout)] == ["Sent the offer", "Wants a demo"]
     helped = crm("--help", env=instance.env)
     assert "demo_plugin" in helped.stdout
+
+
+def check_purge(instance: Instance) -> None:
+    """The hand-written first migration also runs backwards: purging drops the table."""
+    purged = crm("plugins", "purge", NAME, "--yes", env=instance.env)
+    assert purged.returncode == 0, purged.stdout + purged.stderr
+    status = crm("db", "status", "--json", env=instance.env)
+    apps = {app["app"]: app for app in json.loads(status.stdout)}
+    assert apps["crm_demo_plugin"]["applied"] == []
+    assert len(apps["crm_demo_plugin"]["pending"]) == 1
 
 
 # --------------------------------------------------------------------------- variants
