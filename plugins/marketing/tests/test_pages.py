@@ -1,0 +1,51 @@
+"""The campaign page with its report charts, the list page and the contact panel."""
+
+from __future__ import annotations
+
+import pytest
+from crm_marketing import campaigns, segments, templates_store
+from helpers import run_jobs
+
+from crmcore.services.actor import SYSTEM
+from crmcore.services.contacts import create_contact
+
+pytestmark = pytest.mark.crm_plugins("marketing")
+
+
+async def test_campaign_page_shows_charts_and_contact_shows_panel(crm_client, smtp_sink):
+    contact = await create_contact({"first_name": "Nima", "email": "n@example.com"}, SYSTEM)
+    await segments.create_segment("one", {"filter": "has_email"}, SYSTEM)
+    await templates_store.create_template({"name": "t", "html": "<p>Hi</p>"}, SYSTEM)
+    campaign = await campaigns.create_campaign(
+        {"name": "Spring sale", "segment": "one", "template": "t", "subject": "Sale"}, SYSTEM
+    )
+    await campaigns.start_campaign(campaign["id"], SYSTEM)
+    await run_jobs()
+    listing = await crm_client.get("/marketing/")
+    assert listing.status_code == 200 and "Spring sale" in listing.text
+    page = await crm_client.get(f"/marketing/campaigns/{campaign['id']}")
+    assert page.status_code == 200
+    assert page.text.count("<svg") >= 2
+    contact_page = await crm_client.get(f"/contacts/{contact['id']}")
+    assert contact_page.status_code == 200
+    assert "Lead score" in contact_page.text and "Spring sale" in contact_page.text
+
+
+async def test_api_creates_segment_and_previews_template(crm_client):
+    contact = await create_contact({"first_name": "", "email": "x@example.com"}, SYSTEM)
+    made = await crm_client.post("/api/v1/marketing/segments",
+                                 json={"name": "all", "filter": {"filter": "has_email"}})  # fmt: skip
+    assert made.status_code == 201 and made.json()["count"] == 1
+    bad = await crm_client.post("/api/v1/marketing/segments",
+                                json={"name": "bad", "filter": {"filter": "nope"}})  # fmt: skip
+    assert bad.status_code == 422
+    template = await crm_client.post(
+        "/api/v1/marketing/templates",
+        json={"name": "w", "subject": "Hi {{ contact.first_name | default('friend', true) }}",
+              "html": "<p>Hello</p>"},
+    )  # fmt: skip
+    assert template.status_code == 201
+    preview = await crm_client.get(
+        f"/api/v1/marketing/templates/{template.json()['id']}/preview?contact_id={contact['id']}"
+    )
+    assert preview.json()["subject"] == "Hi friend"
