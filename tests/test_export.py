@@ -206,3 +206,17 @@ def test_cli_export_streams_to_stdout_and_writes_files(crm_cli: Any, tmp_path: P
     assert rows[0][:3] == ("id", "first_name", "last_name")
     assert [r[1] for r in rows[1:]] == ["Ali", "Sara"]
     assert crm_cli("contacts", "export", "--format", "xlsx").exit_code != 0
+
+
+async def test_numbers_too_big_to_be_ids_are_refused_not_crashed_on(crm_client: Any) -> None:
+    huge = str(2**70)
+    response = await crm_client.get("/api/v1/exports/contacts", params={"owner": huge})
+    assert response.status_code == 422
+    assert (await crm_client.get(f"/api/v1/imports/{huge}")).status_code == 404
+    merge = await crm_client.post(
+        "/api/v1/contacts/merge", json={"survivor_id": 1, "merged_id": 2**70}
+    )
+    assert merge.status_code == 404
+    bad_stage = await crm_client.get("/api/v1/exports/contacts", params={"stage": "vip"})
+    assert bad_stage.status_code == 422
+    assert "stage" in bad_stage.json()["errors"]

@@ -87,6 +87,8 @@ class DuplicateController(Controller):
             raise ValidationError.for_field("limit", "must be between 1 and 1000")
         if not 50 <= min_score <= 100:
             raise ValidationError.for_field("min_score", "must be between 50 and 100")
+        if company_id is not None and not 0 < company_id < 2**63:
+            raise ValidationError.for_field("company_id", "is not a company id")
         pairs = await find_duplicate_pairs(limit=limit, min_score=min_score, company_id=company_id)
         ids = sorted({i for p in pairs for i in (p.contact_id, p.other_id)})
         contacts = await contact_dicts(ids)

@@ -216,9 +216,8 @@ def _visible_columns(
     return visible
 
 
-async def _contact_pages(
-    filters: ExportFilters, reader: Actor, columns: list[str]
-) -> AsyncIterator[list[dict[str, Any]]]:
+def _contact_condition(filters: ExportFilters, reader: Actor) -> tuple[str, list[Any]]:
+    """The WHERE clause of a contact export, checked before the first byte is sent."""
     database = current_database()
     engine = database.engine.engine_type
     settings = getattr(database.pm, "settings", None)
@@ -227,6 +226,12 @@ async def _contact_pages(
     if not reader.sees_all_records:
         where = " AND ".join(filter(None, [where, "contact.owner = {}"]))
         args = [*args, reader.user_id]
+    return where, args
+
+
+async def _contact_pages(
+    where: str, args: list[Any], reader: Actor, columns: list[str]
+) -> AsyncIterator[list[dict[str, Any]]]:
     last_id = 0
     while True:
         condition = " AND ".join(filter(None, ["contact.id > {}", where]))
@@ -366,15 +371,26 @@ class Export:
             yield page
 
 
+def _check_ids(filters: ExportFilters) -> None:
+    for name in ("owner", "company", "contact"):
+        value = getattr(filters, name)
+        if value is not None and not 0 < value < 2**63:
+            raise ValidationError.for_field(name, "is not a record id")
+
+
 async def plan_export(entity: str, reader: Actor, filters: ExportFilters | None = None) -> Export:
-    """Check permission and filters and decide the columns ``reader`` may receive."""
+    """Check permission and filters and decide the columns ``reader`` may receive.
+
+    Everything that can refuse the export is checked here, before anything is streamed."""
     require(reader, "contacts.export")
     filters = filters or ExportFilters()
+    _check_ids(filters)
     if entity == "contacts":
         columns = _visible_columns(
             "contact", CONTACT_COLUMNS, await _custom_keys("contact"), reader
         )
-        return Export(entity, columns, lambda: _contact_pages(filters, reader, columns))
+        where, args = _contact_condition(filters, reader)
+        return Export(entity, columns, lambda: _contact_pages(where, args, reader, columns))
     if entity == "companies":
         columns = _visible_columns(
             "company", COMPANY_COLUMNS, await _custom_keys("company"), reader

@@ -54,7 +54,13 @@ def record_dict(row: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+# Ids are 64-bit integers in both databases; a larger number cannot name a record.
+MAX_ID = 2**63 - 1
+
+
 async def load_record(import_id: int) -> dict[str, Any]:
+    if not 0 < int(import_id) <= MAX_ID:
+        raise NotFound(f"import {import_id} does not exist")
     rows = await fetch("SELECT * FROM data_import WHERE id = {}", [import_id])
     if not rows:
         raise NotFound(f"import {import_id} does not exist")
@@ -175,6 +181,8 @@ def _check_owner(record: dict[str, Any], actor: Actor) -> None:
 async def list_imports(actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
     """Imports newest first (only one's own for a user limited to own records)."""
     _require_read(actor)
+    if not 1 <= limit <= 500:
+        raise ValidationError.for_field("limit", "must be between 1 and 500.")
     sql = "SELECT * FROM data_import"
     args: list[Any] = []
     if not actor.sees_all_records:

@@ -45,6 +45,7 @@ MERGEABLE = (
     "birthday",
 )
 CHOICES = ("survivor", "merged")
+MAX_ID = 2**63 - 1  # ids are 64-bit in both databases
 
 
 class MergeError(CRMError):
@@ -134,6 +135,9 @@ async def _load_pair(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     if int(survivor_id) == int(merged_id):
         raise ValidationError.for_field("merged_id", "a contact cannot be merged into itself")
+    for contact_id in (survivor_id, merged_id):
+        if not 0 < int(contact_id) <= MAX_ID:
+            raise NotFound(f"contact {contact_id} does not exist")
     found = await contact_dicts([int(survivor_id), int(merged_id)])
     pair = []
     for contact_id in (int(survivor_id), int(merged_id)):
