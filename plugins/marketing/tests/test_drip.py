@@ -53,3 +53,26 @@ async def test_follow_up_after_two_days_only_to_those_who_did_not_open(crm_db, s
         clock.advance(days=5)
         await run_jobs()
         assert len(smtp_sink.messages) == 16
+
+
+async def test_tag_trigger_enrols_and_automation_action_is_registered(crm_db, smtp_sink):
+    from crm_marketing.drip import enrol_for_event
+
+    from crmcore.services.automation import available_actions
+    from crmcore.services.context import current_pm
+    from crmcore.services.tags import add_tags
+
+    ids = await many_contacts(3)
+    await templates_store.create_template({"name": "vip", "html": "<p>VIP</p>"}, SYSTEM)
+    drip = await campaigns.create_campaign(
+        {"kind": "drip", "trigger": {"event": "contact.tagged", "tag": "vip"},
+         "steps": [{"type": "send", "template": "vip"}, {"type": "set_stage", "stage": "lead"}]},
+        SYSTEM,
+    )  # fmt: skip
+    await campaigns.start_campaign(drip["id"], SYSTEM)
+    await add_tags(ids[:2], ["vip"], SYSTEM)
+    await enrol_for_event("contact.tagged", {"contact_ids": ids[:2], "tags": ["vip"]})
+    await enrol_for_event("contact.tagged", {"contact_ids": ids[2:], "tags": ["other"]})
+    await run_jobs()
+    assert sorted(m["To"] for m in smtp_sink.messages) == ["c0@example.com", "c1@example.com"]
+    assert "marketing.start_drip" in available_actions(current_pm())
