@@ -258,13 +258,15 @@ class BatchImporter:
 
     async def _save_progress(self, outcome: BatchOutcome) -> None:
         counts = outcome.counts
-        self.duplicate_sample.extend(
-            outcome.duplicates[: DUPLICATE_SAMPLE - len(self.duplicate_sample)]
-        )
+        room = DUPLICATE_SAMPLE - len(self.duplicate_sample)
+        sample = outcome.duplicates[:room] if room > 0 else []
+        self.duplicate_sample.extend(sample)
+        # The sample is rewritten only when it grew: most batches add nothing to it.
+        duplicates = ", duplicates = {}" if sample else ""
         rows = await fetch(
             'UPDATE data_import SET "position" = "position" + {}, created = created + {}, '
             "updated = updated + {}, skipped = skipped + {}, failed = failed + {}, "
-            "duplicate_count = duplicate_count + {}, duplicates = {}, updated_at = {} "
+            f"duplicate_count = duplicate_count + {{}}{duplicates}, updated_at = {{}} "
             'WHERE id = {} AND runner = {} RETURNING "position"',
             [
                 counts.rows,
@@ -273,7 +275,7 @@ class BatchImporter:
                 counts.skipped,
                 counts.failed,
                 counts.duplicates,
-                json.dumps(self.duplicate_sample, ensure_ascii=False),
+                *([json.dumps(self.duplicate_sample, ensure_ascii=False)] if sample else []),
                 utc_now(),
                 self.import_id,
                 self.runner,
