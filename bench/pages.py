@@ -11,7 +11,8 @@ framework and the HTTP round trip. The goal is under 300 ms per page (p95).
     python bench/pages.py --database-url postgresql://postgres@127.0.0.1:5432/crm_bench
     CRM_LOAD_PLUGINS=geo,hr python bench/pages.py --json bench/results/pages.json
 
-The PostgreSQL database must exist and be empty. Prints one row per page: median and p95
+The PostgreSQL database must exist and be empty; the instance folder is removed at the end
+unless ``--keep``. Prints one row per page: median and p95
 in milliseconds, the ratio of medians to the bare route, and whether p95 met the goal.
 """
 
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -136,6 +138,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default: SQLite)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--keep", action="store_true", help="keep the instance folder")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -199,6 +202,8 @@ def main() -> int:
         for server in servers:
             server.terminate()
             server.wait(timeout=30)
+        if not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
 
     engine = "PostgreSQL" if args.database_url else "SQLite"
     print(f"\n{args.contacts:,} contacts on {engine}; bare Litestar route: {baseline:.2f} ms")
