@@ -76,3 +76,51 @@ async def test_tag_trigger_enrols_and_automation_action_is_registered(crm_db, sm
     await run_jobs()
     assert sorted(m["To"] for m in smtp_sink.messages) == ["c0@example.com", "c1@example.com"]
     assert "marketing.start_drip" in available_actions(current_pm())
+
+
+async def test_contacts_entering_a_segment_are_enrolled_once_and_get_a_task(
+    crm_db, crm_user, smtp_sink
+):
+    from crm_marketing import segments
+
+    from crmcore.services.contacts import create_contact, update_contact
+    from crmcore.services.records import fetch
+
+    owner = {"owner_id": crm_user["id"]}
+    first = await create_contact({"first_name": "Tara", "email": "t@example.com",
+                                  "city": "Shiraz", **owner}, SYSTEM)  # fmt: skip
+    later = await create_contact({"first_name": "Omid", "email": "o@example.com", **owner},
+                                 SYSTEM)  # fmt: skip
+    await segments.create_segment("shiraz", {"filter": "city", "value": "Shiraz"}, SYSTEM)
+    await templates_store.create_template({"name": "hi", "html": "<p>Hi</p>"}, SYSTEM)
+    task = {"type": "create_task", "title": "Call {{ contact.first_name }}", "due_days": 1}
+    steps = [{"type": "send", "template": "hi"}, task]
+    drip = await campaigns.create_campaign(
+        {"kind": "drip", "trigger": {"segment": "shiraz"}, "steps": steps}, SYSTEM
+    )
+    await campaigns.start_campaign(drip["id"], SYSTEM)
+    with frozen_clock() as clock:
+        await run_jobs()
+        assert [m["To"] for m in smtp_sink.messages] == ["t@example.com"]
+        await update_contact(later["id"], {"city": "Shiraz"}, SYSTEM)
+        clock.advance(minutes=2)
+        await run_jobs()
+        clock.advance(minutes=2)
+        await run_jobs()
+    assert sorted(m["To"] for m in smtp_sink.messages) == ["o@example.com", "t@example.com"]
+    tasks = await fetch("SELECT subject FROM interaction WHERE status = 'planned' ORDER BY id")
+    assert [t["subject"] for t in tasks] == ["Call Tara", "Call Omid"]
+    enrolled = await fetch("SELECT contact FROM marketing_enrolment ORDER BY contact")
+    assert [e["contact"] for e in enrolled] == [first["id"], later["id"]]
+
+
+async def test_rate_limiter_spaces_messages():
+    import time
+
+    from crm_marketing.sender import RateLimiter
+
+    limiter = RateLimiter(per_second=40)
+    started = time.monotonic()
+    for _ in range(9):
+        await limiter.wait()
+    assert time.monotonic() - started >= 8 / 40 * 0.9

@@ -9,6 +9,7 @@ exactly-once, and the sending job delivers it.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from crmcore.services.records import fetch, load_json
 from crmcore.services.transaction import write_transaction
 
 BATCH = 500
+log = logging.getLogger("crm_marketing.drip")
 
 
 async def enrol(campaign_id: int, contact_ids: list[int]) -> int:
@@ -148,11 +150,15 @@ async def _run_step(
 
         contact = (await contact_rows([contact_id]))[contact_id]
         owner = (await fetch("SELECT owner FROM contact WHERE id = {}", [contact_id]))[0]["owner"]
+        assignee = step.get("assignee_id") or owner
+        if assignee is None:
+            # A task nobody is assigned to would never be seen: the step is skipped.
+            log.warning("drip %s: contact %s has no owner; task step skipped",
+                        campaign["id"], contact_id)  # fmt: skip
+            return "next", None
         due = now + timedelta(days=float(step.get("due_days", 1) or 1))
-        task = {"contact_id": contact_id, "due_at": due.isoformat(),
+        task = {"contact_id": contact_id, "due_at": due.isoformat(), "assignee_id": assignee,
                 "subject": render_text(str(step["title"]), contact)[:500]}  # fmt: skip
-        if owner is not None:
-            task["assignee_id"] = owner
         await create_task(task, actor)
     return "next", None
 
