@@ -228,15 +228,20 @@ class TagOut(msgspec.Struct):
     contact_count: int
 
 
+# A row id in the range of the id columns (PostgreSQL SERIAL is 32-bit): larger numbers are
+# refused with 400 instead of overflowing the driver.
+RowId = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+
+
 class TaggingIn(msgspec.Struct, forbid_unknown_fields=True):
     """Tag many contacts at once; missing tags are created."""
 
-    contact_ids: list[int]
+    contact_ids: list[RowId]
     tags: list[str]
 
 
 class UntaggingIn(msgspec.Struct, forbid_unknown_fields=True):
-    contact_ids: list[int]
+    contact_ids: list[RowId]
     tag: str
 
 

@@ -9,6 +9,9 @@ restart once the server is back.
 Only errors that mean "cannot reach the database" become 503; any other error of the same
 Python class (a non-connection ``OSError``, a ``55000`` state error about something else)
 keeps its ordinary 500 answer and is logged as Litestar would.
+
+Text PostgreSQL refuses to store (a NUL character) and integers beyond a column's range
+(ids of 2**40 in a URL) are answered 400: the request is wrong, not the server.
 """
 
 from __future__ import annotations
@@ -77,6 +80,31 @@ def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return Response({"status_code": 500, "detail": "Internal Server Error"}, status_code=500)
 
 
+def unstorable_text_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Text PostgreSQL cannot store (a NUL character, bytes invalid in UTF-8) is the
+    client's input problem: 400, not a server error. SQLite stores such text as given."""
+    return Response(
+        {"status_code": 400, "detail": f"The text cannot be stored: {exc}"}, status_code=400
+    )
+
+
+_RANGE_MESSAGES = ("out of int32 range", "out of int16 range", "out of int64 range",
+                   "too large to convert to SQLite INTEGER")  # fmt: skip
+
+
+def number_out_of_range_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A number too large for the id or integer column it was compared with (an id of
+    2**40 in a path on PostgreSQL, whose ids are 32-bit): no such row can exist, so the
+    request is wrong. Other overflows stay server errors."""
+    if any(text in str(exc) for text in _RANGE_MESSAGES):
+        return Response(
+            {"status_code": 400, "detail": "A number in the request is out of range."},
+            status_code=400,
+        )
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return Response({"status_code": 500, "detail": "Internal Server Error"}, status_code=500)
+
+
 def db_error_handlers() -> dict[type[Exception], Any]:
     """Exception handlers for the app: driver and socket errors that may mean an outage."""
     return {
@@ -88,4 +116,10 @@ def db_error_handlers() -> dict[type[Exception], Any]:
         asyncpg.InterfaceError: database_error_handler,
         asyncpg.exceptions._base.InternalClientError: database_error_handler,
         OSError: database_error_handler,
+        asyncpg.CharacterNotInRepertoireError: unstorable_text_handler,
+        asyncpg.UntranslatableCharacterError: unstorable_text_handler,
+        OverflowError: number_out_of_range_handler,
+        # asyncpg wraps the OverflowError of an argument it cannot encode in the class 22
+        # (data exception) error; other data exceptions stay 500s in the handler.
+        asyncpg.DataError: number_out_of_range_handler,
     }

@@ -36,6 +36,8 @@ def _as_dict(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _check_contact(contact_id: int, actor: Actor) -> None:
+    if not 0 < int(contact_id) < 2**31:  # beyond the id column's range: no such contact
+        raise NotFound(f"contact {contact_id} does not exist")
     rows = await fetch("SELECT owner FROM contact WHERE id = {}", [int(contact_id)])
     if not rows or not (actor.sees_all_records or rows[0]["owner"] == actor.user_id):
         raise NotFound(f"contact {contact_id} does not exist")

@@ -210,6 +210,8 @@ async def employee_balance(
     employee_id: int, leave_type_id: int, year: int, actor: Actor
 ) -> dict[str, Any]:
     await check_can_read(actor, employee_id)
+    if not 1 <= year <= 9999:
+        raise ValidationError.for_field("year", "must be a year between 1 and 9999.")
     return await balance(employee_id, leave_type_id, year)
 
 
