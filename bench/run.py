@@ -165,7 +165,7 @@ async def _prepare(home: Path, url: str, size: int, seed: int) -> dict[str, Any]
     from crmcore.settings import load_settings
 
     settings = load_settings(home=home, env=instance_env(home, url))
-    db = await open_database(url, get_plugin_manager(settings, load_plugins=[]))
+    db = await open_database(url, get_plugin_manager(settings, load_plugins=[], skip_broken=True))
     try:
         await migrate(db)
         report = await generate_database(size, seed)
@@ -240,7 +240,7 @@ async def _hook_overhead(home: Path, url: str, creates: int, plugins: list[str] 
     from crmcore.settings import load_settings
 
     settings = load_settings(home=home, env=instance_env(home, url, None))
-    pm = get_plugin_manager(settings, load_plugins=plugins)
+    pm = get_plugin_manager(settings, load_plugins=plugins, skip_broken=True)
     db = await open_database(url, pm)
     try:
         await migrate(db)
