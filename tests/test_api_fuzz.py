@@ -34,6 +34,7 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 PLUGINS = ["geo", "hr", "projects", "marketing"]
 
 
+@pytest.mark.slow
 @pytest.mark.crm_plugins(*PLUGINS)
 def test_api_fuzz_no_server_errors_responses_match_schema(
     crm_run: Any, crm_settings: Any, crm_home: Path

@@ -50,6 +50,7 @@ async def _bring_up(url: str) -> None:
     await _admin(url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
 
+@pytest.mark.slow
 async def test_database_outage_gives_fast_503_and_recovers(
     crm_settings: Settings, crm_client: Any, crm_test_database_url: str | None
 ) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.serving_support import crm_server, server_log
 
@@ -24,6 +25,7 @@ SECONDS = float(os.environ.get("CRM_LOAD_SECONDS", "5"))
 CLIENTS = 6
 
 
+@pytest.mark.slow
 def test_two_servers_one_database_mixed_load(
     crm_run: Any, crm_settings: Any, crm_home: Path
 ) -> None:

@@ -19,6 +19,7 @@ WRITERS = 8
 OPERATIONS = 1000 if os.environ.get("CRM_FULL_LOAD") == "1" else 100
 
 
+@pytest.mark.slow
 async def test_eight_writers_no_errors_no_lost_writes(
     crm_client: Any, crm_test_database_url: str | None
 ) -> None:
