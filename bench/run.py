@@ -321,7 +321,13 @@ def bench_import(args: argparse.Namespace) -> list[dict]:
     db = ["--db", "sqlite"] if args.db == "sqlite" else ["--db", "postgres", args.pg_base]
     rows = _script("import_bench.py", ["--size", args.size, *db, "--json", "--json-target"],
                    args.timeout)  # fmt: skip
-    return [{**r, "name": f"import: {r['name']}"} for r in rows]
+    out = []
+    for r in rows:
+        row = {**r, "name": f"import: {r['name']}"}
+        if r["name"].endswith("/s"):  # a rate: baseline ÷ ours, like every other row
+            row["ratio"] = result("", r["value"], r["baseline"], lower_is_better=False)["ratio"]
+        out.append(row)
+    return out
 
 
 def bench_geo(args: argparse.Namespace) -> list[dict]:
