@@ -8,7 +8,10 @@ rejected with the message ``create_contact`` would give; the import goes on with
 
 from __future__ import annotations
 
+import os
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -327,9 +330,22 @@ def start_reader(
 ) -> None:
     """Initialise a reader process: it opens the file itself and checks its share."""
     global _reader
+    _exit_with_parent(os.getppid())
     source = open_source(path)
     plan = RowPlan(*plan_args)
     _reader = (b for b in prepared_batches(source, plan, skip, batch_size, every, offset) if b)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this reader when the importing process is gone (killed with SIGKILL, a reader
+    would otherwise wait for work forever: it holds its own end of the task pipe)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="crm-import-parent-watch", daemon=True).start()
 
 
 def next_batch() -> PreparedBatch | None:
