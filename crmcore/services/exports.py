@@ -100,6 +100,15 @@ INTERACTION_COLUMNS = (
     "completed_at",
     "created_at",
 )
+# What a contact page reads (not the search text or its index column).
+_CONTACT_SELECT = ", ".join(
+    f"contact.{c}"
+    for c in (
+        "id", "first_name", "last_name", "title", "email", "phone", "company", "street",
+        "city", "region", "postal_code", "country", "stage", "source", "owner", "language",
+        "birthday", "custom", "created_at", "updated_at",
+    )
+)  # fmt: skip
 # Export column -> the stored field a restriction names, where they differ.
 _SOURCE_FIELD = {
     "other_emails": "email",
@@ -236,7 +245,8 @@ async def _contact_pages(
     while True:
         condition = " AND ".join(filter(None, ["contact.id > {}", where]))
         rows = await _fetch(
-            f"SELECT contact.* FROM contact WHERE {condition} ORDER BY contact.id LIMIT {{}}",
+            f"SELECT {_CONTACT_SELECT} FROM contact WHERE {condition} "
+            "ORDER BY contact.id LIMIT {}",
             [last_id, *args, PAGE_SIZE],
         )
         if not rows:
