@@ -422,3 +422,19 @@ async def test_a_run_that_lost_its_import_to_another_run_stops_without_writing(
     assert await Contact.count() == 10  # the first batch; the second one was rolled back
     [record] = await Contact.raw('SELECT "position", status FROM data_import')
     assert (record["position"], record["status"]) == (10, "running")
+
+
+def test_reader_processes_only_for_large_files_and_as_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from crmcore.services.imports import MAX_READERS, PARALLEL_MIN_BYTES, reader_count
+
+    monkeypatch.delenv("CRM_IMPORT_READERS", raising=False)
+    assert reader_count(None, PARALLEL_MIN_BYTES - 1) == 0
+    assert 1 <= reader_count(None, PARALLEL_MIN_BYTES) <= MAX_READERS
+    assert reader_count(False, 10**9) == 0
+    monkeypatch.setenv("CRM_IMPORT_READERS", "0")
+    assert reader_count(None, 10**9) == 0
+    assert reader_count(True, 10) == 1
+    monkeypatch.setenv("CRM_IMPORT_READERS", "99")
+    assert reader_count(None, 10**9) == MAX_READERS
