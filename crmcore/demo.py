@@ -183,7 +183,9 @@ class _Generator:
         self.now = now
         self.fa = _Pools(Faker("fa_IR"), seed, self.rng)
         self.en = _Pools(Faker("en_US"), seed + 1, self.rng)
-        self.run = f"{seed}-{int(now.timestamp())}"
+        # Order numbers must be unique across runs (a --force run adds to an earlier one,
+        # possibly within the same second), so the run tag is random, not a timestamp.
+        self.run = f"{seed}-{secrets.token_hex(4)}"
         self.orders = 0
 
     def pick(self, weighted: tuple[tuple[str, int], ...]) -> str:
