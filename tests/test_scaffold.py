@@ -1,17 +1,20 @@
 """`crm plugins new` writes a real plugin: it installs with pip, its own tests pass, it
 migrates, and its page, API route, contact panel and command work in the app and the CLI.
 
-The installed plugin is uninstalled at the end whatever happens, so the environment is left
-as it was found. Everything about the installed plugin runs in subprocesses: entry points
-and editable installs are read when a Python process starts.
+The plugin is pip-installed into a virtual environment layered over the test environment
+(it sees every package installed there), never into the test environment itself: other
+processes using that environment at the same time, such as a second test run, must not
+find a plugin appear and disappear under them. Everything about the installed plugin runs
+in subprocesses of the layered environment: entry points and editable installs are read
+when a Python process starts.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import textwrap
@@ -41,25 +44,40 @@ def run(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = N
     )
 
 
-def pip(*args: str) -> subprocess.CompletedProcess[str]:
-    return run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args])
+def layered_environment(folder: Path) -> str:
+    """A virtual environment in ``folder`` that also sees every package of this one (its
+    site folders are added, with their ``.pth`` files, so editable installs work too);
+    packages installed into it stay in it. Returns its Python executable."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=TIMEOUT
+    )
+    python = folder / "bin" / "python"
+    own_site = run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
+    outer = [path for path in site.getsitepackages() if Path(path).is_dir()]
+    lines = [f"import site; site.addsitedir({path!r})" for path in outer]
+    (Path(own_site.stdout.strip()) / "outer-environment.pth").write_text("\n".join(lines) + "\n")
+    return str(python)
 
 
-def crm(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-    return run([sys.executable, "-m", "crmcore", *args], env=env, cwd=cwd)
+def pip(python: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return run([python, "-m", "pip", "--disable-pip-version-check", *args])
 
 
-def uninstall_demo() -> None:
-    pip("uninstall", "-y", DISTRIBUTION)
-    importlib.invalidate_caches()
+def crm(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+        python: str = sys.executable):  # fmt: skip
+    return run([python, "-m", "crmcore", *args], env=env, cwd=cwd)
 
 
 class Instance:
     """A CRM instance of its own (home folder and empty database) for subprocesses."""
 
-    def __init__(self, home: Path, database_url: str) -> None:
+    def __init__(self, home: Path, database_url: str, python: str) -> None:
         self.home = home
         self.database_url = database_url
+        self.python = python
+
+    def crm(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return crm(*args, env=self.env, python=self.python)
 
     @property
     def env(self) -> dict[str, str]:
@@ -84,7 +102,9 @@ def drop_database(url: str) -> None:
         run_async(drop_postgres_database(url))
 
 
-def run_plugin_tests(target: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_plugin_tests(
+    target: Path, env: dict[str, str], python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
     """``python -m pytest TARGET`` the way its author runs it; on PostgreSQL against a
     database of its own, dropped afterwards."""
     env = dict(env)
@@ -93,31 +113,29 @@ def run_plugin_tests(target: Path, env: dict[str, str]) -> subprocess.CompletedP
     if database:
         env["CRM_TEST_DATABASE_URL"] = database
     try:
-        return run([sys.executable, "-m", "pytest", str(target), "-q"], env=env, cwd=target)
+        return run([python, "-m", "pytest", str(target), "-q"], env=env, cwd=target)
     finally:
         if database:
             drop_database(database)
 
 
 def test_new_plugin_installs_passes_its_tests_migrates_and_works(tmp_path):
-    """The acceptance path of a plugin author, end to end. One test, because the plugin is
-    installed into this environment only for as long as it runs: while it is installed,
-    every plugin manager in *this* process would find its entry point but not its code
-    (editable installs take effect in new processes), so nothing else may run meanwhile."""
-    uninstall_demo()  # left over by an interrupted earlier run
+    """The acceptance path of a plugin author, end to end: create, pip install, run its own
+    tests, migrate, use it in the app and the CLI, purge."""
+    python = layered_environment(tmp_path / "venv")
     created = crm(
         "plugins", "new", NAME, "--dir", str(tmp_path), cwd=tmp_path, env={"CRM_LOAD_PLUGINS": ""}
     )
     assert created.returncode == 0, created.stderr
     target = tmp_path / NAME
     check_generated_files(target)
-    instance = Instance(tmp_path / "home", new_database(tmp_path, "instance.sqlite"))
+    instance = Instance(tmp_path / "home", new_database(tmp_path, "instance.sqlite"), python)
     try:
-        installed = pip("install", "--no-deps", "-e", str(target))
+        installed = pip(python, "install", "--no-deps", "-e", str(target))
         assert installed.returncode == 0, installed.stdout + installed.stderr
-        importlib.invalidate_caches()
+        assert run([sys.executable, "-m", "pip", "show", DISTRIBUTION]).returncode != 0
 
-        tested = run_plugin_tests(target, {})
+        tested = run_plugin_tests(target, {}, python)
         assert tested.returncode == 0, tested.stdout[-4000:] + tested.stderr[-2000:]
         assert " passed" in tested.stdout and "failed" not in tested.stdout
 
@@ -126,7 +144,6 @@ def test_new_plugin_installs_passes_its_tests_migrates_and_works(tmp_path):
         check_command(instance, contact_id)
         check_purge(instance)
     finally:
-        uninstall_demo()
         drop_database(instance.database_url)
 
 
@@ -158,19 +175,19 @@ def check_generated_files(target: Path) -> None:
 
 
 def check_migrate(instance: Instance) -> None:
-    migrated = crm("db", "migrate", env=instance.env)
+    migrated = instance.crm("db", "migrate")
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     assert "crm_demo_plugin" in migrated.stdout
-    status = crm("db", "status", "--json", env=instance.env)
+    status = instance.crm("db", "status", "--json")
     assert status.returncode == 0, status.stderr
     apps = {app["app"]: app for app in json.loads(status.stdout)}
     assert len(apps["crm_demo_plugin"]["applied"]) == 1
     assert apps["crm_demo_plugin"]["pending"] == []
-    listed = crm("plugins", "list", "--json", env=instance.env)
+    listed = instance.crm("plugins", "list", "--json")
     plugins = {row["name"]: row for row in json.loads(listed.stdout)}
     assert plugins[NAME]["loaded"] and plugins[NAME]["distribution"] == DISTRIBUTION
     assert plugins[NAME]["pending_migrations"] == 0
-    checked = crm("plugins", "check", env=instance.env)
+    checked = instance.crm("plugins", "check")
     assert checked.returncode == 0, checked.stderr
 
 
@@ -228,7 +245,7 @@ APP_CHECK = textwrap.dedent(
 def check_app(instance: Instance) -> int:
     """Build the app in a new process (so it reads the installed entry points) and use the
     plugin's API route, page and contact panel over HTTP; return the contact's id."""
-    checked = run([sys.executable, "-c", APP_CHECK], env=instance.env)
+    checked = run([instance.python, "-c", APP_CHECK], env=instance.env)
     assert checked.returncode == 0, checked.stderr[-4000:]
     seen = json.loads(checked.stdout.strip().splitlines()[-1])
     assert seen["created"][0] == 201, seen["created"]
@@ -244,20 +261,20 @@ def check_app(instance: Instance) -> int:
 
 def check_command(instance: Instance, contact_id: int) -> None:
     contact = str(contact_id)
-    added = crm("demo_plugin", "add-note", contact, "Sent the offer", env=instance.env)
+    added = instance.crm("demo_plugin", "add-note", contact, "Sent the offer")
     assert added.returncode == 0, added.stderr
-    listed = crm("demo_plugin", "notes", "--contact", contact, "--json", env=instance.env)
+    listed = instance.crm("demo_plugin", "notes", "--contact", contact, "--json")
     assert listed.returncode == 0, listed.stderr
     assert [n["body"] for n in json.loads(listed.stdout)] == ["Sent the offer", "Wants a demo"]
-    helped = crm("--help", env=instance.env)
+    helped = instance.crm("--help")
     assert "demo_plugin" in helped.stdout
 
 
 def check_purge(instance: Instance) -> None:
     """The hand-written first migration also runs backwards: purging drops the table."""
-    purged = crm("plugins", "purge", NAME, "--yes", env=instance.env)
+    purged = instance.crm("plugins", "purge", NAME, "--yes")
     assert purged.returncode == 0, purged.stdout + purged.stderr
-    status = crm("db", "status", "--json", env=instance.env)
+    status = instance.crm("db", "status", "--json")
     apps = {app["app"]: app for app in json.loads(status.stdout)}
     assert apps["crm_demo_plugin"]["applied"] == []
     assert len(apps["crm_demo_plugin"]["pending"]) == 1
