@@ -199,6 +199,11 @@ def test_cli_export_streams_to_stdout_and_writes_files(crm_cli: Any, tmp_path: P
         "Ali",
         "Sara",
     ]
+    csv_file = tmp_path / "out.csv"
+    result = crm_cli("contacts", "export", "--format", "csv", "-o", str(csv_file), "--tag", tag)
+    assert result.exit_code == 0, result.output
+    with open(csv_file, encoding="utf-8-sig", newline="") as handle:
+        assert [r["first_name"] for r in csv.DictReader(handle)] == ["Ali", "Sara"]
     target = tmp_path / "out.xlsx"
     result = crm_cli("contacts", "export", "--format", "xlsx", "-o", str(target), "--tag", tag)
     assert result.exit_code == 0, result.output

@@ -138,17 +138,18 @@ async def test_five_percent_bad_rows_are_reported_and_the_rest_imported(
     header = ["first_name", "last_name", "email", "phone", "custom.vip_level"]
     lines: list[bytes] = [",".join(header).encode()]
     bad: dict[int, str] = {}
-    for i in range(200):
+    # One row in twenty is bad (5%), each of the four kinds in turn.
+    for i in range(400):
         row_number = i + 2
         first, email, phone, level = f"Person{i}", f"person{i}@example.com", f"0912{i:07d}", "3"
-        if i % 20 == 1:
+        if i % 80 == 1:
             email, bad[row_number] = f"person{i}-at-example.com", "email"
-        elif i % 20 == 5:
+        elif i % 80 == 21:
             phone, bad[row_number] = "12345", "phone"
-        elif i % 20 == 9:
+        elif i % 80 == 41:
             level, bad[row_number] = "", "custom.vip_level"
         line = ",".join([first, "Test", email, phone, level]).encode()
-        if i % 20 == 13:
+        if i % 80 == 61:
             # One cell in Windows-1256 (Persian "علی") inside a UTF-8 file.
             line = b"\xe1\xe1\xed,Test," + f"{email},{phone},{level}".encode()
             bad[row_number] = "not valid UTF-8"
@@ -159,9 +160,9 @@ async def test_five_percent_bad_rows_are_reported_and_the_rest_imported(
 
     result = await run_import(path, actor=SYSTEM, batch_size=64, error_report=report)
 
-    assert len(bad) == 40
-    assert (result.created, result.failed, result.rows) == (160, 40, 200)
-    assert await Contact.count() == 160
+    assert len(bad) == 20  # 5% of 400
+    assert (result.created, result.failed, result.rows) == (380, 20, 400)
+    assert await Contact.count() == 380
     rows = read_report(str(report))
     assert [int(r["row"]) for r in rows] == sorted(bad)
     for row in rows:
@@ -169,7 +170,7 @@ async def test_five_percent_bad_rows_are_reported_and_the_rest_imported(
         assert list(row)[: len(header)] == header  # the original columns come first
     by_row = {int(r["row"]): r for r in rows}
     assert by_row[3]["email"] == "person1-at-example.com"
-    assert "VIP level is required" in by_row[11]["reason"]
+    assert "VIP level is required" in by_row[43]["reason"]
 
 
 async def test_excel_utf16_tab_file_and_bom_semicolon_file(crm_db: Any, tmp_path: Path) -> None:
