@@ -12,6 +12,8 @@
 * The code of the plugin guide is the code of ``examples/crm-birthdays`` (which CI installs
   and tests): each block there that starts with ``# <path>`` appears verbatim in that file.
 * The MkDocs site builds with ``--strict`` and lists every page.
+* The README's quickstart is two command lines: one starts the CRM with demo data, one runs
+  the test suite; the ``crm init`` options it uses exist.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pytest
 from crmcore import hookspecs
 
 ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
 HOOK_DOCS = ROOT / "docs" / "plugin_hooks.md"
 GUIDE = ROOT / "docs" / "writing_plugins.md"
 EXAMPLE = ROOT / "examples" / "crm-birthdays"
@@ -159,3 +162,22 @@ def test_mkdocs_builds_strictly(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "plugin_hooks" / "index.html").exists()
+
+
+def test_readme_quickstart_is_two_command_lines():
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n## Quickstart\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", section, flags=re.MULTILINE | re.DOTALL)
+    lines = [line for block in blocks for line in block.splitlines() if line.strip()]
+    assert len(lines) == 2, f"the quickstart should be two command lines, not {lines}"
+    start, test = lines
+    for part in ("pip install -r requirements.txt", "crm init", "--demo", "crm serve"):
+        assert part in start, f"the first quickstart line should run {part!r}"
+    for part in ("pip install -r requirements-dev.txt", "-m pytest"):
+        assert part in test, f"the second quickstart line should run {part!r}"
+
+    from crmcore.cli.instance import init
+
+    known = {option for param in init.params for option in param.opts}
+    used = re.findall(r"(--[a-z-]+)", start.split("crm init", 1)[1].split("&&", 1)[0])
+    assert used and set(used) <= known, f"crm init has no option {set(used) - known}"

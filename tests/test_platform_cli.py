@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 FIRST_PARTY = {
     "geo": "crm-geo",
@@ -25,6 +27,7 @@ def test_init_then_plugins_list_shows_the_four_plugins(run_crm):
         assert row["enabled"] is True and row["essential"] is False
         assert row["depends"] == []
         assert row["pending_migrations"] == 0
+        assert "register_piccolo_apps" in row["hooks"]  # each has its own tables
     assert rows["core"]["essential"] is True
 
 
@@ -37,6 +40,9 @@ def test_migrate_from_empty_then_status_is_clean_and_idempotent(run_crm):
     apps = {row["app"]: row for row in json.loads(status.stdout)}
     assert {"crm_core", "crm_geo", "crm_hr", "crm_projects", "crm_marketing"} <= set(apps)
     assert all(not row["pending"] for row in apps.values())
+    plain = run_crm("db", "status")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert "up to date" in plain.stdout and "pending" not in plain.stdout
     again = run_crm("db", "migrate")
     assert again.returncode == 0 and "Nothing to migrate." in again.stdout
     assert json.loads(run_crm("db", "status", "--json").stdout) == json.loads(status.stdout)
@@ -134,3 +140,46 @@ def test_init_never_prompts_without_a_terminal(run_crm):
     result = run_crm("init")
     assert result.returncode == 0, result.stderr
     assert "Instance ready" in result.stdout
+
+
+def test_init_creates_the_instance_crm_home_names(run_crm, crm_fresh_settings, tmp_path):
+    """CRM_HOME may name a folder that does not exist yet: init makes it, with its config,
+    secret key and (on SQLite, by default) the database file inside it, all migrated."""
+    home = tmp_path / "new" / "instance"
+    env = {"CRM_HOME": str(home)}
+    if crm_fresh_settings.is_sqlite:
+        env["CRM_DATABASE_URL"] = ""  # the default: crm.sqlite inside CRM_HOME
+    result = run_crm("init", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (home / "crm.toml").is_file() and (home / "uploads").is_dir()
+    assert (home / "secret_key").stat().st_mode & 0o777 == 0o600
+    if crm_fresh_settings.is_sqlite:
+        assert (home / "crm.sqlite").is_file()
+    status = run_crm("db", "status", env=env)
+    assert status.returncode == 0, status.stdout + status.stderr
+
+
+HEAVY = {"litestar", "piccolo", "asyncpg", "aiosqlite", "uvicorn", "jinja2", "saq", "faker"}
+
+
+def test_help_imports_nothing_heavy(crm_fresh_settings):
+    """`crm --help` lists every command (plugins' too) without importing the web stack, the
+    ORM or the database drivers: those load when a command runs."""
+    probe = (
+        "import json, sys\n"
+        "from crmcore.cli.main import main\n"
+        "sys.argv = ['crm', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
+    )
+    env = {"CRM_HOME": str(crm_fresh_settings.home), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "plugins" in result.stdout and "geo" in result.stdout
+    imported = set(json.loads(result.stderr.strip().splitlines()[-1]))
+    assert not imported & HEAVY, f"crm --help imported {sorted(imported & HEAVY)}"

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 
+import httpx
 import pytest
 
 from crmcore.hookspecs import hookimpl
 from crmcore.plugins import Manifest, PluginError, get_plugin_manager
+from tests.serving_support import free_port
 
 FIRST_PARTY = {
     "geo": "crm-geo",
@@ -160,3 +166,48 @@ def test_cycle_is_skipped_with_skip_broken(make_distribution, run_crm):
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert "dependency cycle" in rows["ping"]["error"]
     assert rows["geo"]["loaded"]
+
+
+def test_serve_starts_past_a_broken_plugin_only_when_told(
+    make_distribution, run_crm, crm_fresh_settings, site_dir
+):
+    """`crm serve` refuses a broken optional plugin; `crm serve --skip-broken-plugins` warns,
+    skips it and serves the core and the other plugins."""
+    make_distribution("crm-broken", "broken", body="raise RuntimeError('boom at import')\n")
+    assert run_crm("--skip-broken-plugins", "init").returncode == 0
+    port = str(free_port())
+    strict = run_crm("serve", "--port", port, "--no-jobs")
+    assert strict.returncode != 0
+    assert "'broken'" in strict.stderr and "boom at import" in strict.stderr
+
+    env = {
+        **os.environ,
+        "CRM_HOME": str(crm_fresh_settings.home),
+        "CRM_DATABASE_URL": crm_fresh_settings.database_url,
+        "PYTHONPATH": os.pathsep.join([str(site_dir), os.environ.get("PYTHONPATH", "")]),
+    }
+    log_path = crm_fresh_settings.home / "serve.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "crmcore", "serve", "--skip-broken-plugins",
+             "--port", port, "--no-jobs"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, log_path.read_text()
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        paths = httpx.get(f"{base}/schema/openapi.json", timeout=10).json()["paths"]
+        assert any(path.startswith("/api/v1/geo/") for path in paths)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert "skipped plugin broken" in log_path.read_text()

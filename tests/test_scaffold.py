@@ -280,6 +280,33 @@ def check_purge(instance: Instance) -> None:
     assert len(apps["crm_demo_plugin"]["pending"]) == 1
 
 
+def test_plugins_install_and_uninstall_wrap_pip(tmp_path):
+    """`crm plugins install` / `uninstall` run pip in the CRM's own environment: the plugin
+    appears in `crm plugins list` and disappears again."""
+    python = layered_environment(tmp_path / "venv")
+    target = render_plugin(PluginSpec("pip_probe"), tmp_path)
+    env = {
+        "CRM_HOME": str(tmp_path / "home"),
+        "CRM_DATABASE_URL": f"sqlite:///{tmp_path / 'never-created.sqlite'}",
+        "CRM_LOAD_PLUGINS": "pip_probe",
+    }
+
+    def listed() -> dict[str, dict]:
+        result = crm("plugins", "list", "--json", env=env, python=python)
+        assert result.returncode == 0, result.stderr
+        return {row["name"]: row for row in json.loads(result.stdout)}
+
+    installed = crm("plugins", "install", "--", "--no-deps", str(target), env=env, python=python)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert "crm db migrate" in installed.stdout
+    assert run([sys.executable, "-m", "pip", "show", "crm-pip-probe"]).returncode != 0
+    assert listed()["pip_probe"]["distribution"] == "crm-pip-probe"
+
+    removed = crm("plugins", "uninstall", "crm-pip-probe", env=env, python=python)
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert "pip_probe" not in listed()
+
+
 # --------------------------------------------------------------------------- variants
 
 
