@@ -134,8 +134,10 @@ async def test_invalid_phone_is_shown_next_to_the_field_and_input_is_kept(
 
 
 async def test_form_post_without_csrf_token_is_refused(web_client: WebClient) -> None:
-    response = await web_client.post("/contacts", data={"first_name": "No", "last_name": "Token"})
+    response = await web_client.post("/contacts", data={"first_name": "No", "last_name": "Quokka"})
     assert response.status_code == 403
+    assert "This form has expired" in response.text  # not "no permission": reload and retry
+    assert "Quokka" not in (await web_client.get("/contacts")).text
 
 
 async def test_quick_log_and_task_done_from_the_contact_page(

@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.response import Template
 
+from crmcore.auth.csrf import CSRFError
 from crmcore.errors import CRMError, NotFound, PermissionDenied
 from crmcore.web.templating import translator_for
 from crmcore.web.views.rendering import render_template
@@ -26,6 +27,11 @@ def html_error_handler(request: Request[Any, Any, Any], exc: CRMError) -> Respon
     _ = translator_for(request).gettext
     if isinstance(exc, NotFound):
         title, message = _("Page not found"), _("The record may have been deleted or merged.")
+    elif isinstance(exc, CSRFError):
+        # Usually a page left open past its session, or the form of another tab: saying
+        # "no permission" would send the user to their admin instead of to the reload key.
+        title = _("This form has expired")
+        message = _("Reload the page, then send the form again. Nothing was saved.")
     elif isinstance(exc, PermissionDenied):
         title, message = _("Not allowed"), _("You do not have permission to do this.")
     else:
