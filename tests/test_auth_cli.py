@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+
+from crmcore.db.runtime import open_database
+from crmcore.services.tokens import authenticate_token
+from crmcore.services.users import get_user
 
 
 def ok(result):
@@ -80,6 +85,40 @@ def test_tokens_create_prints_only_the_token_and_revoke_works(run_crm):
     ok(run_crm("tokens", "revoke", str(row["id"])))
     [row] = json.loads(ok(run_crm("tokens", "list", "--json")))
     assert row["revoked_at"] is not None
+
+
+async def _token_owner(database_url: str, token: str) -> dict | None:
+    """The user the token authenticates as, read from the instance's database."""
+    database = await open_database(database_url, pool=False)
+    try:
+        info = await authenticate_token(token)
+        return None if info is None else await get_user(info.user_id)
+    finally:
+        await database.close()
+
+
+def test_scripted_admin_gets_a_token_that_signs_them_in(run_crm, crm_fresh_settings):
+    # The exact commands deploy scripts run: no prompt (stdin is not a terminal), and the
+    # token alone on stdout so that `TOKEN=$(crm tokens create --user E)` works.
+    ok(run_crm("init"))
+    ok(
+        run_crm(
+            "users",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--password",
+            "ops pass 123",
+            "--role",
+            "admin",
+        )
+    )
+    created = run_crm("tokens", "create", "--user", "ops@example.com")
+    token = ok(created)
+    assert re.fullmatch(r"crm_[A-Za-z0-9_-]{43}\n", token)
+    owner = asyncio.run(_token_owner(crm_fresh_settings.database_url, token.strip()))
+    assert owner is not None, "the printed token does not authenticate"
+    assert (owner["email"], owner["role"]) == ("ops@example.com", "admin")
 
 
 def test_roles_create_list_and_unknown_permission(run_crm):

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from auth_support import make_user, token_client
+from auth_support import browser, make_user, sign_in, token_client
 
 from crmcore.services.actor import SYSTEM
 from crmcore.services.contacts import create_contact
@@ -55,6 +55,8 @@ SELF_SERVICE = {
 QUERIES_BY_POST = {("POST", "/api/v1/geo/within")}
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# How a refused CSRF token reads: the API's JSON detail, the pages' error page.
+CSRF_REFUSALS = ("missing its security token", "This form has expired")
 PARAM = re.compile(r"\{[^}:]+:[^}]+\}")
 
 
@@ -130,6 +132,29 @@ async def test_a_viewer_gets_403_on_every_write_route(crm_app):
     assert checked > 20
 
 
+@pytest.mark.crm_plugins("*")
+async def test_every_write_route_refuses_a_session_without_its_csrf_token(crm_app):
+    admin = await make_user("admin")  # holds every permission: only the token is missing
+    accepted = []
+    checked = 0
+    async with await browser(crm_app) as client:
+        token = await sign_in(client, admin["email"])
+        for method, path, handler in walk(crm_app):
+            if method not in WRITE_METHODS or handler.opt.get("public"):
+                continue
+            checked += 1
+            for headers in ({}, {"X-CSRF-Token": "not-" + token}):
+                response = await client.request(
+                    method, concrete(path), data={"csrf_token": "forged"}, headers=headers
+                )
+                explained = any(text in response.text for text in CSRF_REFUSALS)
+                if response.status_code != 403 or not explained:
+                    accepted.append(f"{method} {concrete(path)} -> {response.status_code}")
+        assert (await client.get("/api/v1/me")).status_code == 200  # still signed in
+    assert accepted == []
+    assert checked > 20
+
+
 async def test_an_agent_sees_only_the_contacts_it_owns(crm_app):
     ana = await make_user("agent", "ana@example.com")
     bob = await make_user("agent", "bob@example.com")
@@ -146,6 +171,16 @@ async def test_an_agent_sees_only_the_contacts_it_owns(crm_app):
         assert (await client.get(f"/api/v1/contacts/{other['id']}")).status_code == 404
         patched = await client.patch(f"/api/v1/contacts/{other['id']}", json={"title": "x"})
         assert patched.status_code == 404
+    async with await browser(crm_app) as page_client:
+        await sign_in(page_client, "ana@example.com")
+        for url in ("/", "/contacts", "/search?q=Other", f"/contacts/{own['id']}"):
+            page = await page_client.get(url)
+            assert page.status_code == 200, url
+            assert f'href="/contacts/{other["id"]}"' not in page.text, url
+        own_link = f'href="/contacts/{own["id"]}"'
+        assert own_link in (await page_client.get("/contacts")).text
+        assert own_link in (await page_client.get("/search?q=Own")).text
+        assert (await page_client.get(f"/contacts/{other['id']}")).status_code == 404
     async with await token_client(crm_app, manager) as client:
         listed = await client.get("/api/v1/contacts")
     assert "Own" in listed.text and "Other" in listed.text
