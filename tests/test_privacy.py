@@ -109,6 +109,7 @@ async def person(crm_db: Any, crm_pm: Any, crm_user: Any, vault: Vault, receiver
         SYSTEM,
     )
     vault.notes[contact["id"]] = ["prefers calls after 4pm"]
+    await _store_in_plugins(contact["id"])
     other = await create_contact(
         {"first_name": "Someone", "last_name": "Else", "email": "else@example.com"}, SYSTEM
     )
@@ -117,8 +118,45 @@ async def person(crm_db: Any, crm_pm: Any, crm_user: Any, vault: Vault, receiver
     return {"contact": contact, "other": other}
 
 
-async def dump_database(db: Any) -> str:
-    """Every value of every row of every table (core, plugins, indexes), lower-cased."""
+async def _store_in_plugins(contact_id: int) -> None:
+    """The first-party plugins' own tables hold the person too: HR copies the name onto
+    an employee record, geo keeps a labelled location, marketing queues a send to the
+    address (each through the plugin's own service, so its audit rows and events exist)."""
+    from crm_geo.locations import save_location
+    from crm_hr.employees import create_employee
+    from crm_marketing import campaigns, segments, templates_store
+
+    await create_employee(
+        {
+            "employee_number": "E-PRIV-1",
+            "first_name": PERSON["first_name"],
+            "last_name": PERSON["last_name"],
+            "contact_id": contact_id,
+        },
+        SYSTEM,
+    )
+    await save_location(
+        SYSTEM,
+        lat=29.61,
+        lon=52.53,
+        source="manual",
+        label=f"{PERSON['last_name']} Imports warehouse",
+        contact_id=contact_id,
+    )
+    await segments.create_segment("vips", {"filter": "tag", "value": "vip"}, SYSTEM)
+    await templates_store.create_template(
+        {"name": "privacy-news", "subject": "News", "text": "Hello {{ contact.first_name }}"},
+        SYSTEM,
+    )
+    campaign = await campaigns.create_campaign(
+        {"name": "News", "segment": "vips", "template": "privacy-news"}, SYSTEM
+    )
+    assert (await campaigns.start_campaign(campaign["id"], SYSTEM))["queued"] == 1
+
+
+async def dump_tables(db: Any) -> dict[str, str]:
+    """Every value of every row of every table (core, plugins, indexes), lower-cased, by
+    table."""
     if db.is_sqlite:
         tables = await Contact.raw("SELECT name FROM sqlite_master WHERE type = 'table'")
         names = [row["name"] for row in tables]
@@ -129,8 +167,9 @@ async def dump_database(db: Any) -> str:
         names = [row["tablename"] for row in tables]
     assert {"contact", "audit_log", "outbox_event", "automation_job"} <= set(names)
     assert any(name.startswith("geo_") for name in names), "plugin tables are included"
-    chunks: list[str] = []
+    dump: dict[str, str] = {}
     for name in names:
+        chunks: list[str] = []
         for row in await Contact.raw(f'SELECT * FROM "{name}"'):
             for value in row.values():
                 if isinstance(value, bytes | bytearray | memoryview):
@@ -142,7 +181,13 @@ async def dump_database(db: Any) -> str:
                     chunks.append(text)
                     if "\\u" in text:
                         chunks.append(text.encode().decode("unicode_escape", "ignore"))
-    return "\n".join(chunks).lower()
+        dump[name] = "\n".join(chunks).lower()
+    return dump
+
+
+async def dump_database(db: Any) -> str:
+    """The whole dump as one text."""
+    return "\n".join((await dump_tables(db)).values())
 
 
 async def test_export_is_one_document_with_core_and_plugin_data(person, vault):
@@ -166,8 +211,11 @@ async def test_export_is_one_document_with_core_and_plugin_data(person, vault):
 
 async def test_erase_leaves_no_trace_in_any_table(person, vault, crm_db):
     contact = person["contact"]
-    before = await dump_database(crm_db)
+    tables = await dump_tables(crm_db)
+    before = "\n".join(tables.values())
     assert all(trace in before for trace in TRACES), "the fixture stores the person"
+    holding = {name for name, text in tables.items() if any(t in text for t in TRACES)}
+    assert {"hr_employee", "geo_location", "marketing_send"} <= holding, "plugins store it"
 
     summary = await erase_contact(contact["id"], SYSTEM)
 

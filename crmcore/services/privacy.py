@@ -4,11 +4,12 @@
 and tasks, the audit entries about them, automation runs, and a section from every plugin
 (``export_contact_data``). ``erase_contact`` removes the person everywhere in one
 transaction: plugins first (``erase_contact_data``), then the core: the values in audit
-rows of the contact and its interactions (scrubbed, not deleted, so the history of *who
-changed what when* stays), outbox events and queued jobs that mention the person, then the
-contact itself with its emails, phones, tags, stage history and interactions. What is left
-is one audit entry saying that an erasure happened, by whom and when, with no personal data,
-and a ``contact.erased`` event (just the id) so subscribed systems can erase their copies.
+rows of the contact, its interactions and the plugin records that pointed at it (scrubbed,
+not deleted, so the history of *who changed what when* stays), outbox events and queued
+jobs that mention the person, then the contact itself with its emails, phones, tags,
+stage history and interactions. What is left is one audit entry saying that an erasure
+happened, by whom and when, with no personal data, and a ``contact.erased`` event (just
+the id) so subscribed systems can erase their copies.
 """
 
 from __future__ import annotations
@@ -213,6 +214,48 @@ async def _scrub_delivery_errors(identifiers: list[str]) -> int:
     return count
 
 
+def _points_at(changes: Any, contact_ids: list[int]) -> bool:
+    """Does an audit diff link its record to the person (``contact`` or ``contact_id``)?"""
+    if not isinstance(changes, dict):
+        return False
+    for key in ("contact", "contact_id"):
+        pair = changes.get(key)
+        if isinstance(pair, list) and any(value in contact_ids for value in pair):
+            return True
+    return False
+
+
+async def _scrub_other_audit(contact_ids: list[int], identifiers: list[str]) -> int:
+    """Audit rows of records other than the contact and its interactions that belonged to
+    the person (a plugin's row linked to the contact, e.g. an employee record) or that hold
+    their identifiers. The plugins delete such rows in ``erase_contact_data``; the audit
+    entries of those rows are scrubbed here so no plugin has to remember it."""
+    from crmcore.services.audit_admin import scrub_audit_for
+
+    text = "CAST(changes AS TEXT) LIKE {}"
+    names = _like_patterns(identifiers)
+    ids = [f"%{c}%" for c in contact_ids]
+    linked = f"({text} AND ({' OR '.join(text for _ in ids)}))"
+    like = " OR ".join([text] * len(names) + [linked])
+    rows = await AuditLog.raw(
+        "SELECT table_name, record_id, changes FROM audit_log "
+        f"WHERE table_name NOT IN ('contact', 'interaction') AND ({like})",
+        *names,
+        '%"contact%',
+        *ids,
+    )
+    records = {
+        (row["table_name"], row["record_id"])
+        for row in rows
+        if _points_at(_load(row["changes"]), contact_ids)
+        or _mentions(row["changes"], [], identifiers)
+    }
+    scrubbed = 0
+    for table, record_id in sorted(records):
+        scrubbed += await scrub_audit_for(table, record_id)
+    return scrubbed
+
+
 async def _merged_into(contact_id: int) -> list[int]:
     """Ids of contacts merged into this one (directly or through earlier merges): their
     audit rows describe the same person."""
@@ -259,6 +302,7 @@ async def erase_contact(contact_id: int, actor: Actor) -> dict[str, Any]:
             scrubbed += await scrub_audit_for("contact", record_id)
         for interaction_id in interaction_ids:
             scrubbed += await scrub_audit_for("interaction", interaction_id)
+        scrubbed += await _scrub_other_audit(person, identifiers)
         summary = {
             "contact_id": contact_id,
             "interactions": len(interaction_ids),
