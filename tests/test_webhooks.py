@@ -3,6 +3,8 @@ back-off (the clock is moved, nothing sleeps) and every attempt logged."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -49,9 +51,13 @@ async def deliver_all(runner: EmbeddedRunner) -> None:
 
 
 def assert_signed(request: Any, secret: str) -> None:
+    """Check the signature the way docs/automation.md tells receivers to (own HMAC, not
+    ours), then with our helper."""
     headers = request.headers
-    expected = sign(secret, headers["x-crm-timestamp"], request.body)
-    assert headers["x-crm-signature"] == expected
+    message = headers["x-crm-timestamp"].encode() + b"." + request.body
+    expected = "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["x-crm-signature"], expected)
+    assert sign(secret, headers["x-crm-timestamp"], request.body) == expected
     assert verify_signature(
         secret, headers["x-crm-timestamp"], headers["x-crm-signature"], request.body
     )
