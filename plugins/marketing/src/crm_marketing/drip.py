@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crm_marketing.campaigns import SEND_JOB, get_campaign, queue_sends
+from crm_marketing.drip_steps import GEOFENCE_EVENTS
 from crm_marketing.segments import get_segment, segment_where
 from crmcore.jobs import clock, enqueue
 from crmcore.services.actor import SYSTEM, Actor
@@ -68,11 +69,14 @@ async def enrol_segment_triggers() -> int:
 
 
 async def enrol_for_event(event: str, payload: dict[str, Any]) -> None:
-    """Enrol the contacts of a core event in drips triggered by it."""
+    """Enrol the contacts of a core event, or of a geofence event of the geo plugin, in the
+    drips it triggers."""
     if event == "contact.created":
         ids = [payload.get("id") or payload.get("contact_id")]
     elif event == "contact.tagged":
         ids = list(payload.get("contact_ids") or [])
+    elif event in GEOFENCE_EVENTS:
+        ids = [payload.get("contact_id")]
     else:
         return
     ids = [int(i) for i in ids if i]
@@ -84,6 +88,9 @@ async def enrol_for_event(event: str, payload: dict[str, Any]) -> None:
         if trigger.get("event") != event:
             continue
         if event == "contact.tagged" and str(trigger.get("tag", "")).lower() not in tags:
+            continue
+        fence = trigger.get("geofence_id")
+        if fence is not None and str(payload.get("geofence_id")) != str(fence):
             continue
         await enrol(int(row["id"]), ids)
 

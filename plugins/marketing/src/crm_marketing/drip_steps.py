@@ -12,7 +12,9 @@ Steps run in order for each enrolled contact::
     {"type": "create_task", "title": "Call {{ contact.first_name }}", "due_days": 1}
 
 Triggers: ``{"event": "contact.created"}``, ``{"event": "contact.tagged", "tag": "vip"}``,
-``{"segment": "name or id"}`` (contacts entering it), or ``{}`` (enrolment by hand).
+``{"event": "geo.geofence_entered", "geofence_id": 3}`` (a check-in inside that area, when the
+geo plugin is enabled; without ``geofence_id`` any area), ``{"segment": "name or id"}``
+(contacts entering it), or ``{}`` (enrolment by hand).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from crmcore.tables import STAGES
 STEP_TYPES = ("send", "wait", "wait_until", "condition", "add_tag", "set_stage", "create_task")
 CHECKS = ("opened", "not_opened", "clicked", "not_clicked", "field")
 TRIGGER_EVENTS = ("contact.created", "contact.tagged")
+GEOFENCE_EVENTS = ("geo.geofence_entered", "geo.geofence_exited")
 
 
 def _fail(index: int, message: str) -> ValidationError:
@@ -96,10 +99,33 @@ async def check_trigger(trigger: Any) -> dict[str, Any]:
         segment = await get_segment(int(ref) if str(ref).isdigit() else str(ref))
         return {"segment": segment["id"]}
     event = trigger.get("event")
-    if event not in TRIGGER_EVENTS:
+    offered = (*TRIGGER_EVENTS, *_enabled_geofence_events())
+    if event not in offered:
         raise ValidationError.for_field(
-            "trigger", f"event must be one of {', '.join(TRIGGER_EVENTS)}, or give a segment."
+            "trigger", f"event must be one of {', '.join(offered)}, or give a segment."
         )
     if event == "contact.tagged" and not str(trigger.get("tag") or "").strip():
         raise ValidationError.for_field("trigger", "contact.tagged needs a 'tag'.")
-    return {k: v for k, v in trigger.items() if k in ("event", "tag")}
+    checked = {k: v for k, v in trigger.items() if k in ("event", "tag")}
+    if event in GEOFENCE_EVENTS and trigger.get("geofence_id") is not None:
+        checked["geofence_id"] = await _existing_geofence(trigger["geofence_id"])
+    return checked
+
+
+def _enabled_geofence_events() -> tuple[str, ...]:
+    """The geofence events, when an enabled plugin (geo) declares them."""
+    from crmcore.services.context import current_pm
+    from crmcore.services.events import known_event_types
+
+    known = set(known_event_types(current_pm()))
+    return tuple(event for event in GEOFENCE_EVENTS if event in known)
+
+
+async def _existing_geofence(value: Any) -> int:
+    from crmcore.services.records import fetch
+
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise ValidationError.for_field("trigger", "geofence_id must be a geofence's id.")
+    if not await fetch("SELECT id FROM geo_geofence WHERE id = {}", [int(value)]):
+        raise ValidationError.for_field("trigger", f"there is no geofence with id {value}.")
+    return int(value)
