@@ -27,6 +27,27 @@ def test_template_reaching_python_internals_is_refused_or_inert():
         render_email({"html": "<p>{{ ''.__class__.__mro__ }}</p>"}, {"id": 1})
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ''|attr('__class__') }}",
+        "{{ ''|attr('_' ~ '_class__')|attr('_' ~ '_mro__') }}",
+        "{% set name = '_' ~ '_globals__' %}{{ cycler.__init__|attr(name) }}",
+        "{{ '{0.__class__.__mro__}'.format('') }}",
+        "{{ contact|attr('__class__') }}",
+        "{{ lipsum|attr('__globals__') }}",
+    ],
+)
+def test_indirect_ways_to_python_internals_are_refused_or_inert(source):
+    try:
+        rendered = render_email({"html": f"<p>{source}</p>", "text": source}, {"id": 1})
+    except ValidationError:
+        return
+    for part in (rendered.html, rendered.text):
+        assert "class" not in part and "object" not in part and "function" not in part, part
+        assert part in ("<p></p>", ""), part
+
+
 async def test_template_is_refused_when_saved(crm_db):
     with pytest.raises(ValidationError) as info:
         await templates_store.create_template(
