@@ -31,6 +31,31 @@ async def test_city_names_geocode_within_10_km_offline():
         assert haversine_km(place.lat, place.lon, *centre) < 10.0, city
 
 
+@pytest.fixture
+def no_network(monkeypatch):
+    """Every attempt to open a network connection or resolve a name fails, as on a server
+    without internet access."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("network access is blocked in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+async def test_gazetteer_loads_and_geocodes_with_the_network_blocked(no_network):
+    from crm_geo.gazetteer import Gazetteer, OfflineGeocoder
+
+    geocoder = OfflineGeocoder(Gazetteer())  # built from scratch, not the shared copy
+    for city, centre in CENTRES.items():
+        place = await geocoder.geocode(city)
+        assert place is not None, city
+        assert haversine_km(place.lat, place.lon, *centre) < 10.0, city
+
+
 async def test_reverse_geocoding_names_the_town_and_nothing_at_sea():
     assert (await reverse_geocode(29.61, 52.54)).name == "Shiraz"
     assert await reverse_geocode(-40.0, -130.0) is None
