@@ -245,19 +245,56 @@ async def test_org_chart_page_shows_the_tree(org):
     assert page.status_code == 200 and "Sales" in page.text and "Lena Lead" in page.text
 
 
+def _hr_routes(app) -> list[tuple[str, str]]:
+    """Every (method, concrete path) of the HR plugin's pages and API in ``app``."""
+    import re
+
+    found = []
+    for route in app.routes:
+        if route.path == "/hr" or route.path.startswith(("/hr/", "/api/v1/hr/")):
+            path = re.sub(r"\{[^}]+\}", "1", route.path)
+            found += [(method, path) for method in sorted(route.methods) if method != "OPTIONS"]
+    return found
+
+
 async def test_disabling_hides_every_hr_route_and_reenabling_shows_the_same_data(org, crm_settings):
-    without = get_plugin_manager(crm_settings, load_plugins=[])
-    app = create_app(crm_settings, without, manage_database=False)
+    from crmcore.settings import load_settings, write_plugin_state
+
+    def reloaded():
+        env = {
+            "CRM_HOME": str(crm_settings.home),
+            "CRM_DATABASE_URL": crm_settings.database_url,
+            "CRM_SECRET_KEY": "test-secret",
+        }
+        settings = load_settings(home=crm_settings.home, env=env)
+        return settings, get_plugin_manager(settings, load_plugins=["hr"])
+
+    enabled_routes = _hr_routes(create_app(crm_settings, reloaded()[1], manage_database=False))
+    assert len(enabled_routes) >= 20 and ("GET", "/hr/leave") in enabled_routes
+
+    write_plugin_state(crm_settings.home, "hr", False)  # what `crm plugins disable hr` does
+    settings, without = reloaded()
+    assert not without.is_enabled("hr")
+    app = create_app(settings, without, manage_database=False)
+    assert _hr_routes(app) == []
     async with app.lifespan():
         async with await make_client(app, org.users.hr) as client:
-            for path in ("/api/v1/hr/employees", "/hr/", "/hr/org"):
-                assert (await client.get(path)).status_code == 404
-    again = get_plugin_manager(crm_settings, load_plugins=["hr"])
-    app = create_app(crm_settings, again, manage_database=False)
+            for method, path in enabled_routes:
+                response = await client.request(method, path, json={} if method != "GET" else None)
+                assert response.status_code == 404, (method, path, response.status_code)
+            home = await client.get("/")
+            assert home.status_code == 200 and 'href="/hr/"' not in home.text
+
+    write_plugin_state(crm_settings.home, "hr", True)
+    settings, again = reloaded()
+    app = create_app(settings, again, manage_database=False)
     async with app.lifespan():
         async with await make_client(app, org.users.hr) as client:
             items = (await client.get("/api/v1/hr/employees")).json()["items"]
             assert {e["employee_number"] for e in items} == {"E1", "E2", "E3"}
+            page = await client.get(f"/hr/employees/{org.people.alice['id']}")
+            assert page.status_code == 200 and "Alice" in page.text
+            assert 'href="/hr/"' in (await client.get("/")).text
 
 
 async def test_validation_errors_name_the_field(org):
@@ -300,3 +337,56 @@ def test_cli_lists_employees_as_json(crm_cli, crm_settings, tmp_path):
     listed = crm_cli("hr", "employees", "list", "--json")
     rows = json.loads(listed.output)
     assert {r["employee_number"] for r in rows} >= {"C1", "C2"}
+
+
+async def test_dependants_of_a_benefit_enrolment_are_sensitive(org):
+    hr, lead = org.clients.hr, org.clients.lead
+    plan = await hr.post("/api/v1/hr/benefit-plans", json={"name": "Health", "kind": "health"})
+    assert plan.status_code == 201, plan.text
+    enrolment = await hr.post(
+        "/api/v1/hr/enrolments",
+        json={
+            "employee_id": org.people.alice["id"],
+            "plan_id": plan.json()["id"],
+            "start_date": "2026-01-01",
+            "dependants": [{"name": "Kian Report", "relation": "child"}],
+        },
+    )
+    assert enrolment.status_code == 201, enrolment.text
+    path = f"/api/v1/hr/employees/{org.people.alice['id']}/enrolments"
+    seen_by_hr = (await hr.get(path)).json()
+    assert seen_by_hr[0]["plan_name"] == "Health"
+    assert seen_by_hr[0]["dependants"][0]["name"] == "Kian Report"
+    seen_by_lead = await lead.get(path)
+    assert seen_by_lead.status_code == 200 and seen_by_lead.json()[0]["plan_name"] == "Health"
+    assert "Kian" not in seen_by_lead.text
+    assert (await org.clients.agent.get(path)).status_code in (403, 404)
+
+
+async def test_leave_calendar_shows_who_is_away_in_the_users_calendar(org):
+    hr = org.clients.hr
+    kind = (await hr.post("/api/v1/hr/leave-types", json={"name": "Annual"})).json()
+    allocation = {"employee_id": org.people.alice["id"], "leave_type_id": kind["id"],
+                  "year": 2026, "days": 20}  # fmt: skip
+    assert (await hr.post("/api/v1/hr/leave-allocations", json=allocation)).status_code == 201
+    request = await org.clients.alice.post(
+        "/api/v1/hr/leave-requests",
+        json={"leave_type_id": kind["id"], "start_date": "2026-03-02", "end_date": "2026-03-03"},
+    )
+    await org.clients.lead.post(f"/api/v1/hr/leave-requests/{request.json()['id']}/approve")
+    page = await hr.get("/hr/leave", params={"month": "2026-03"})
+    assert page.status_code == 200 and "Alice" in page.text
+    for bad in ("March", "2026", "2026-13"):
+        assert (await hr.get("/hr/leave", params={"month": bad})).status_code in (400, 422), bad
+
+
+async def test_merging_contacts_moves_the_employee_link(org):
+    from crmcore.services.contacts import create_contact
+    from crmcore.services.merge import merge_contacts
+
+    survivor = await create_contact({"first_name": "Bob", "last_name": "Other"}, SYSTEM)
+    duplicate = await create_contact({"first_name": "Bobby", "last_name": "Other"}, SYSTEM)
+    await employees.update_employee(org.people.bob["id"], {"contact_id": duplicate["id"]}, SYSTEM)
+    await merge_contacts(survivor["id"], duplicate["id"], SYSTEM)
+    shown = (await org.clients.hr.get(f"/api/v1/hr/employees/{org.people.bob['id']}")).json()
+    assert shown["contact_id"] == survivor["id"]

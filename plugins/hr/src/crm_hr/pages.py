@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from litestar.response import Template
 
 from crm_hr import departments, employees, leave, reviews
 from crm_hr.access import check_can_read_tree
+from crmcore.errors import ValidationError
 from crmcore.services.actor import Actor
 from crmcore.web.i18n import gregorian_month_grid, jalali_month_grid
 
@@ -44,6 +46,14 @@ async def org_chart(actor: NamedDependency[Actor]) -> Template:
     )
 
 
+def _parse_month(month: str) -> tuple[int, int]:
+    """``YYYY-MM`` as (year, month); a 422 naming the parameter for anything else."""
+    found = re.fullmatch(r"(\d{4})-(\d{1,2})", month.strip())
+    if found is None or not 1 <= int(found[2]) <= 12 or int(found[1]) < 1:
+        raise ValidationError.for_field("month", f"{month!r} is not a month: use YYYY-MM.")
+    return int(found[1]), int(found[2])
+
+
 def _month(lang: str, month: str) -> tuple[Any, str]:
     """The month grid to show: ``month`` is ``YYYY-MM`` in the user's calendar."""
     today = datetime.now(UTC).date()
@@ -53,7 +63,7 @@ def _month(lang: str, month: str) -> tuple[Any, str]:
     else:
         year, number = today.year, today.month
     if month:
-        year, number = (int(part) for part in month.split("-", 1))
+        year, number = _parse_month(month)
     grid = jalali_month_grid(year, number) if lang == "fa" else gregorian_month_grid(year, number)
     return grid, f"{year:04d}-{number:02d}"
 
