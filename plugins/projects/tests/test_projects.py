@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -95,9 +96,19 @@ async def test_risks_rank_by_score_and_sit_in_their_matrix_cell(crm_client):
     assert [r["score"] for r in shown["risks"]] == [20, 15, 6, 1]
     page = await crm_client.get(f"/projects/{project['id']}")
     assert page.status_code == 200
-    outage = next(r for r in shown["risks"] if r["title"] == "outage")
-    cell = page.text.split('data-impact="4" data-probability="5">', 1)[1].split("</td>", 1)[0]
-    assert f"#{outage['id']}" in cell
+    cells = re.findall(
+        r'data-impact="(\d)" data-probability="(\d)">(.*?)</td>', page.text, flags=re.DOTALL
+    )
+    assert len(cells) == 25
+    placed = {
+        (int(impact), int(probability)): re.findall(r'<span title="([^"]+)">', body)
+        for impact, probability, body in cells
+    }
+    expected = {(4, 5): ["outage"], (5, 3): ["scope"], (3, 2): ["vendor"], (1, 1): ["minor"]}
+    assert {cell: titles for cell, titles in placed.items() if titles} == expected
+    listed = page.text.split('class="table risk-list"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>\d+</td><td>([^<]+)</td><td>(\d+)</td>", listed)
+    assert rows == [("outage", "20"), ("scope", "15"), ("vendor", "6"), ("minor", "1")]
 
 
 async def test_milestone_reached_shows_on_the_customers_timeline(crm_client):
