@@ -23,6 +23,7 @@ from crmcore.services.actor import SYSTEM
 from crmcore.services.automation import Action, create_rule, list_runs, set_rule_enabled
 from crmcore.services.automation_runs import evaluate_scheduled_rules
 from crmcore.services.contacts import create_contact, get_contact, update_contact
+from crmcore.services.filters import ContactFilter
 from crmcore.services.interactions import log_interaction
 from crmcore.services.webhooks import verify_signature
 from crmcore.tables import Interaction
@@ -122,6 +123,39 @@ async def test_conditions_use_the_contact_filters(crm_user, runner, clock):
     assert runs[plain["id"]]["status"] == "skipped"
     assert runs[plain["id"]]["error"] == "conditions not met"
     assert runs[vip["id"]]["status"] == "done"
+
+
+class NamePrefixFilter:
+    """A plugin's contact filter, as geo's "within 10 km of" is."""
+
+    @hookimpl
+    def register_contact_filters(self) -> list[ContactFilter]:
+        return [
+            ContactFilter(
+                name="test.name_starts",
+                label="Name starts with",
+                params={"prefix": "Prefix"},
+                build=lambda params, engine: (
+                    "contact.first_name LIKE {}",
+                    [params["prefix"] + "%"],
+                ),
+            )
+        ]
+
+
+async def test_conditions_take_plugin_filters(crm_user, runner, clock, register_test_plugin):
+    register_test_plugin(NamePrefixFilter(), "nameprefix")
+    rule = await create_rule(
+        {**FOLLOW_UP, "conditions": {"filter": "test.name_starts", "prefix": "Ro"}}, SYSTEM
+    )
+    rosa = await create_contact({"first_name": "Rosa", "owner_id": crm_user["id"]}, SYSTEM)
+    mahsa = await create_contact({"first_name": "Mahsa", "owner_id": crm_user["id"]}, SYSTEM)
+    for contact in (rosa, mahsa):
+        await update_contact(contact["id"], {"stage": "customer"}, SYSTEM)
+    await settle(runner, clock)
+    assert len(await tasks_of(rosa["id"])) == 1 and await tasks_of(mahsa["id"]) == []
+    runs = {run["contact_id"]: run["status"] for run in await list_runs(rule["id"])}
+    assert runs == {rosa["id"]: "done", mahsa["id"]: "skipped"}
 
 
 async def test_field_and_tag_actions_change_the_contact(runner, clock):
