@@ -129,6 +129,21 @@ async def test_unreachable_receiver_ends_failed_after_the_last_attempt(runner, r
     assert all(a["response_code"] is None and a["error"] for a in delivery["attempt_log"])
 
 
+async def test_event_of_a_rolled_back_change_is_never_sent(runner, receiver):
+    from crmcore.services.transaction import write_transaction
+    from crmcore.tables import Contact
+
+    await add_webhook(receiver.url, ["*"], SYSTEM)
+    with pytest.raises(RuntimeError, match="abandon"):
+        async with write_transaction():
+            await create_contact({"first_name": "Never"}, SYSTEM)
+            assert await OutboxEvent.count() == 1, "written with the change"
+            raise RuntimeError("abandon the change")
+    assert await Contact.count() == 0 and await OutboxEvent.count() == 0
+    await deliver_all(runner)
+    assert receiver.requests == []
+
+
 async def test_patterns_choose_the_events(runner, receiver):
     await add_webhook(receiver.url, "contact.*", SYSTEM)
     contact = await create_contact({"first_name": "Ali"}, SYSTEM)
