@@ -67,6 +67,7 @@ def register_jobs():
 """
 
 JOBS = 1000
+LEASE_S = 2
 
 # Marked at collection time so anyio parametrizes together with pytest.mark.parametrize.
 pytestmark = pytest.mark.anyio
@@ -96,7 +97,7 @@ def queue_settings(
     """Settings of a fresh instance with the probe plugin installed and the chosen queue."""
     make_distribution("crm-probe", "probe", body=PROBE_BODY)
     monkeypatch.syspath_prepend(str(site_dir))
-    monkeypatch.setenv("CRM_JOBS_LEASE_S", "2")
+    monkeypatch.setenv("CRM_JOBS_LEASE_S", str(LEASE_S))
     env = {
         "CRM_HOME": str(crm_fresh_settings.home),
         "CRM_DATABASE_URL": crm_fresh_settings.database_url,
@@ -141,7 +142,7 @@ def start_worker(queue_settings: Settings, site_dir: Path) -> Iterator[Callable[
         "CRM_DATABASE_URL": queue_settings.database_url,
         "CRM_LOAD_PLUGINS": "probe",
         "CRM_SECRET_KEY": "test-secret",
-        "CRM_JOBS_LEASE_S": "2",
+        "CRM_JOBS_LEASE_S": str(LEASE_S),
         "CRM_JOBS_SWEEP_S": "1",
         "CRM_JOBS_POLL_S": "0.2",
         "PYTHONPATH": os.pathsep.join([str(site_dir), os.environ.get("PYTHONPATH", "")]),
@@ -224,13 +225,18 @@ async def test_two_workers_run_a_thousand_jobs_each_exactly_once(
 @both_backends
 async def test_job_of_a_killed_worker_is_retried_not_lost(queue_db, queue_settings, start_worker):
     logs = queue_settings.home / "worker-logs"
-    doomed = start_worker()
+    workers = [start_worker(), start_worker()]
     job_id = await enqueue("probe.slow", {})
     started = "SELECT COUNT(*) AS n FROM probe_effect WHERE key = 'slow-start'"
-    await _wait_for(queue_db, started, 1, 60, logs, [doomed])
+    await _wait_for(queue_db, started, 1, 60, logs, workers)
+    # The job outlives its lease several times over: the worker running it keeps renewing
+    # it, so the other live worker must not start it a second time.
+    await asyncio.sleep(3 * LEASE_S)
+    [running] = await _rows(queue_db, "SELECT pid FROM probe_effect WHERE key = 'slow-start'")
+    doomed = next(w for w in workers if w.pid == running["pid"])
+    survivor = next(w for w in workers if w is not doomed)
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=10)
-    survivor = start_worker()
     finished = "SELECT COUNT(*) AS n FROM probe_effect WHERE key = 'slow-done'"
     await _wait_for(queue_db, finished, 1, 90, logs, [survivor])
     rows = await _rows(queue_db, "SELECT key, pid, attempt FROM probe_effect ORDER BY attempt")
