@@ -52,6 +52,20 @@ async def seed(_db: Any) -> None:
             {"channel": "note", "contact_id": contact["id"], "body": f"note {n} ✓"}, SYSTEM
         )
     await add_webhook("https://example.com/backup-hook", ["*"], SYSTEM)
+    await seed_plugins(contact["id"])
+
+
+async def seed_plugins(contact_id: int) -> None:
+    """Rows in plugin tables too: a backup is of the whole database, not only the core."""
+    from crm_geo.locations import save_location
+    from crm_hr.employees import create_employee
+
+    await create_employee(
+        {"employee_number": "B-1", "first_name": "Backup", "contact_id": contact_id}, SYSTEM
+    )
+    await save_location(
+        SYSTEM, lat=35.7, lon=51.4, source="manual", label="دفتر", contact_id=contact_id
+    )
 
 
 async def snapshot(db: Any) -> dict[str, list[str]]:
@@ -83,11 +97,13 @@ async def change_everything(_db: Any) -> None:
     await create_contact({"first_name": "After the backup"}, SYSTEM)
 
 
+@pytest.mark.crm_plugins("*")
 def test_backup_then_restore_gives_the_same_rows(crm_cli, crm_settings, tmp_path):
     assert crm_cli("db", "migrate").exit_code == 0
     run_in_db(crm_settings, seed)
     before = run_in_db(crm_settings, snapshot)
     assert len(before["contact"]) >= 25 and before["interaction"]
+    assert before["hr_employee"] and before["geo_location"]
 
     target = tmp_path / "crm.backup"
     made = crm_cli("backup", "-o", str(target))
