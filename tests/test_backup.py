@@ -61,7 +61,8 @@ async def seed_plugins(contact_id: int) -> None:
     from crm_hr.employees import create_employee
 
     await create_employee(
-        {"employee_number": "B-1", "first_name": "Backup", "contact_id": contact_id}, SYSTEM
+        {"employee_number": f"B-{contact_id}", "first_name": "Backup", "contact_id": contact_id},
+        SYSTEM,
     )
     await save_location(
         SYSTEM, lat=35.7, lon=51.4, source="manual", label="دفتر", contact_id=contact_id
