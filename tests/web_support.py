@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
+from crmcore.testing.pages import visible_texts
 from crmcore.testing.plugin import ADMIN_EMAIL, ADMIN_PASSWORD
+
+__all__ = ["WebClient", "signed_in_client", "visible_texts"]
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -55,52 +57,3 @@ async def signed_in_client(crm_app: Any, crm_user: Any) -> AsyncIterator[WebClie
     ) as client:
         await client.sign_in()
         yield client
-
-
-class _TextCollector(HTMLParser):
-    """Visible text and user-facing attributes of a page, skipping scripts, styles and
-    anything marked as being in another language (``lang="en"`` on a language picker)."""
-
-    SKIP = {"script", "style"}
-    ATTRIBUTES = ("placeholder", "aria-label", "title", "alt")
-    VOID = {"input", "br", "img", "meta", "link", "hr", "source", "col", "area", "wbr"}
-
-    def __init__(self, page_lang: str) -> None:
-        super().__init__()
-        self.page_lang = page_lang
-        self.stack: list[tuple[str, bool]] = []
-        self.texts: list[str] = []
-
-    def _hidden(self) -> bool:
-        return any(hidden for _tag, hidden in self.stack)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        lang = values.get("lang")
-        hidden = tag in self.SKIP or (lang is not None and lang != self.page_lang and tag != "html")
-        if not hidden and not self._hidden():
-            self.texts.extend(v for k in self.ATTRIBUTES if (v := values.get(k)))
-            if (
-                tag == "input"
-                and values.get("type") in ("submit", "button")
-                and values.get("value")
-            ):
-                self.texts.append(values["value"] or "")
-        if tag not in self.VOID:
-            self.stack.append((tag, hidden))
-
-    def handle_endtag(self, tag: str) -> None:
-        for index in range(len(self.stack) - 1, -1, -1):
-            if self.stack[index][0] == tag:
-                del self.stack[index:]
-                break
-
-    def handle_data(self, data: str) -> None:
-        if data.strip() and not self._hidden():
-            self.texts.append(data.strip())
-
-
-def visible_texts(html: str, page_lang: str) -> list[str]:
-    collector = _TextCollector(page_lang)
-    collector.feed(html)
-    return collector.texts

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import jdatetime
 import pytest
-from crm_marketing import campaigns, segments, templates_store
+from crm_marketing import campaigns, consent, segments, templates_store
 from helpers import run_jobs
 
 from crmcore.services.actor import SYSTEM
 from crmcore.services.contacts import create_contact
+from crmcore.testing.pages import untranslated_texts
+from crmcore.web.i18n import to_persian_digits
 
 pytestmark = pytest.mark.crm_plugins("marketing")
 
@@ -49,3 +52,35 @@ async def test_api_creates_segment_and_previews_template(crm_client):
         f"/api/v1/marketing/templates/{template.json()['id']}/preview?contact_id={contact['id']}"
     )
     assert preview.json()["subject"] == "Hi friend"
+
+
+
+async def test_persian_marketing_pages_show_persian_digits_and_no_english(crm_client, smtp_sink):
+    contact = await create_contact({"first_name": "Nima", "email": "n@example.com"}, SYSTEM)
+    await segments.create_segment("one", {"filter": "has_email"}, SYSTEM)
+    await templates_store.create_template({"name": "t", "html": "<p>Hi</p>"}, SYSTEM)
+    campaign = await campaigns.create_campaign(
+        {"name": "Spring sale", "segment": "one", "template": "t", "subject": "Sale"}, SYSTEM
+    )
+    await campaigns.start_campaign(campaign["id"], SYSTEM)
+    await run_jobs()
+    quiet = await create_contact({"first_name": "Sara", "email": "s@example.com"}, SYSTEM)
+    await consent.record_consent(quiet["id"], "do_not_contact", SYSTEM, channel="post")
+    await crm_client.get("/?lang=fa")
+
+    never_sent = await crm_client.get(f"/contacts/{quiet['id']}")
+    assert "&lt;li&gt;" not in never_sent.text
+    assert "<li>هنوز ایمیل بازاریابی ارسال نشده</li>" in never_sent.text
+    assert "<strong>۰</strong>" in never_sent.text  # the lead score, in Persian digits
+    assert "پست" in never_sent.text  # the blocked channel, translated
+    sent = await crm_client.get(f"/contacts/{contact['id']}")
+    assert to_persian_digits(f"{jdatetime.date.today():%Y/%m/%d}") in sent.text  # Jalali
+    listing = await crm_client.get("/marketing/")
+    assert "۱ / ۱" in listing.text and "one — ۲" in listing.text
+    report = await crm_client.get(f"/marketing/campaigns/{campaign['id']}")
+
+    data = ["Nima", "n@example.com", "Sara", "s@example.com", "Spring sale", "one", "Admin"]
+    data.append("admin@example.com")
+    for page in (never_sent, sent, listing, report):
+        assert '<html lang="fa" dir="rtl">' in page.text
+        assert untranslated_texts(page.text, "fa", data) == [], page.url

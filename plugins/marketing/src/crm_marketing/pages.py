@@ -4,6 +4,7 @@ the public endpoints email points at (open pixel, click redirect, one-click unsu
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from typing import Any
 
 from litestar import Request, get, post
@@ -21,6 +22,9 @@ from crmcore.auth.guards import requires
 from crmcore.errors import NotFound
 from crmcore.services.actor import Actor
 from crmcore.web.charts import bar_chart, stacked_bar_chart
+from crmcore.web.i18n import format_date
+from crmcore.web.templating import translator_for
+from crmcore.web.views.language import request_language
 
 READ = requires("marketing.read")
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -42,16 +46,21 @@ async def campaign_list(actor: NamedDependency[Actor]) -> Template:
 
 @get("/campaigns/{campaign_id:int}", name="marketing:campaign", guards=[READ],
      include_in_schema=False)  # fmt: skip
-async def campaign_page(actor: NamedDependency[Actor], campaign_id: FromPath[int]) -> Template:
+async def campaign_page(request: Request[Any, Any, Any], campaign_id: FromPath[int]) -> Template:
     campaign = await svc.get_campaign(campaign_id)
     report = await campaign_report(campaign_id)
-    lang = actor.language or "en"
+    lang = request_language(request)
+    _ = translator_for(request).gettext
     totals = report["totals"]
     keys = ["sent", "delivered", "opened", "clicked", "unsubscribed", "bounced"]
-    funnel = bar_chart(keys, [totals[k] for k in keys], "Campaign results", lang=lang)
-    days = [d["day"] for d in report["days"]]
-    series = {k: [d.get(k, 0) for d in report["days"]] for k in ("sent", "open", "click")}
-    over_time = stacked_bar_chart(days, series, "Over time", lang=lang) if days else None
+    funnel = bar_chart([_(k) for k in keys], [totals[k] for k in keys], _("Campaign results"),
+                       lang=lang)  # fmt: skip
+    days = [format_date(dt.date.fromisoformat(str(d["day"])[:10]), lang) for d in report["days"]]
+    series = {
+        _(label): [d.get(k, 0) for d in report["days"]]
+        for k, label in (("sent", "sent"), ("open", "opened"), ("click", "clicked"))
+    }
+    over_time = stacked_bar_chart(days, series, _("Over time"), lang=lang) if days else None
     return Template(
         template_name="marketing/campaign.html",
         context={"campaign": campaign, "report": report, "funnel": funnel,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from crm_marketing.consent import consent_state
 from crm_marketing.scoring import contact_score
-from crmcore.services.records import fetch, iso
+from crmcore.services.records import fetch
 from crmcore.web.hooks import Panel
 from crmcore.web.templating import translator_for
 from crmcore.web.views.session import request_actor
@@ -28,16 +28,6 @@ async def marketing_panel(request: Any, contact: dict[str, Any]) -> list[Panel]:
         "ORDER BY s.id DESC LIMIT 5",
         [contact["id"]],
     )
-    blocked = ", ".join(escape(b["channel"]) for b in consent["do_not_contact"]) or _("none")
-    items = "".join(
-        f"<li>{escape(s['name'])}: {escape(s['state'])} {escape(iso(s['sent_at']) or '')}"
-        f"{' · ' + escape(_('opened')) if s['opened_at'] else ''}"
-        f"{' · ' + escape(_('clicked')) if s['clicked_at'] else ''}</li>"
-        for s in sends
-    )
-    html = Markup(
-        f"<p>{escape(_('Lead score'))}: <strong>{score}</strong></p>"
-        f"<p>{escape(_('Do not contact'))}: {blocked}</p>"
-        f"<ul>{items or '<li>' + escape(_('No marketing email yet')) + '</li>'}</ul>"
-    )
-    return [Panel(title=_("Marketing"), html=html, order=60)]
+    template = request.app.template_engine.engine.get_template("marketing/contact_panel.html")
+    html = template.render(request=request, score=score, consent=consent, sends=sends)
+    return [Panel(title=_("Marketing"), html=Markup(html), order=60)]
