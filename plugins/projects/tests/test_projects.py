@@ -6,6 +6,7 @@ import json
 import re
 from datetime import date, timedelta
 
+import jdatetime
 import pytest
 from crm_projects import projects as svc
 from crm_projects import work
@@ -16,6 +17,8 @@ from crmcore.errors import ValidationError
 from crmcore.services.actor import SYSTEM
 from crmcore.services.companies import create_company
 from crmcore.services.contacts import create_contact
+from crmcore.testing.pages import untranslated_texts
+from crmcore.web.i18n import to_persian_digits
 
 pytestmark = pytest.mark.crm_plugins("projects")
 
@@ -261,3 +264,39 @@ def test_cli_list_and_show_json(crm_cli, crm_settings):
     assert status.exit_code == 0 and "25.0% complete" in status.output
     missing = crm_cli("projects", "show", "9999")
     assert missing.exit_code != 0
+
+
+async def test_project_pages_in_persian_leave_no_english_ui_text(crm_client):
+    today = date.today()
+    project = await _project(
+        status="active",
+        stages=["Plan", "Build"],
+        start_date=str(today - timedelta(days=10)),
+        target_date=str(today + timedelta(days=20)),
+    )
+    await svc.add_goal(project["id"], {"name": "Sites", "target_value": 10, "current_value": 3},
+                       SYSTEM)  # fmt: skip
+    milestone = await svc.add_milestone(project["id"], {"name": "Pilot", "due_date": str(today)},
+                                        SYSTEM)  # fmt: skip
+    await svc.reach_milestone(milestone["id"], SYSTEM)
+    await svc.add_risk(project["id"], {"title": "Delay", "probability": 3, "impact": 4}, SYSTEM)
+    for name, hours, status in [("design", 4, "done"), ("build", 8, "in_progress")]:
+        await work.add_task(
+            project["id"],
+            {"name": name, "estimate_hours": hours, "status": status, "due_date": str(today)},
+            SYSTEM,
+        )
+    await svc.add_status_update(project["id"], {"summary": "Going"}, SYSTEM)
+    await crm_client.get("/?lang=fa")
+    listing = await crm_client.get("/projects/")
+    page = await crm_client.get(f"/projects/{project['id']}")
+    assert "۳۳٫۳٪" in listing.text and "۳۳٫۳٪" in page.text  # Persian percent sign too
+    assert "<title>امروز</title>" in page.text  # the today line of the timeline
+    jalali = to_persian_digits(f"{jdatetime.date.today():%Y/%m/%d}")
+    assert f"Pilot: {jalali}</title>" in page.text  # timeline dates are Jalali
+    data = ["Rollout", "Plan", "Build", "Sites", "Pilot", "Delay", "design", "build", "Going"]
+    data += ["Admin", "admin@example.com"]
+    for response in (listing, page):
+        assert '<html lang="fa" dir="rtl">' in response.text
+        assert untranslated_texts(response.text, "fa", data) == [], response.url
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", response.text.split("<main", 1)[1])

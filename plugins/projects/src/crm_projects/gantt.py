@@ -7,6 +7,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from crmcore.web.i18n import format_date, text_direction
+
 ROW = 26
 LABEL_WIDTH = 220
 CHART_WIDTH = 640
@@ -19,12 +21,20 @@ def _as_date(value: Any) -> date | None:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def gantt_svg(project: dict[str, Any], today: date, rtl: bool = False) -> Markup:
+def gantt_svg(
+    project: dict[str, Any], today: date, *, lang: str = "en", today_label: str = "today"
+) -> Markup:
     """Bars from each task's start to its due date, diamonds at milestones, a line at today.
 
     Tasks without dates are listed without a bar; the chart spans the project's dates and
-    every dated item. ``rtl`` mirrors it so time runs from right to left.
+    every dated item. In a right-to-left ``lang`` time runs from right to left; the dates in
+    the tooltips are the reader's (Jalali in Persian), ``today_label`` is already translated.
     """
+    rtl = text_direction(lang) == "rtl"
+
+    def shown(day: date) -> str:
+        return format_date(day, lang)
+
     items: list[tuple[str, date | None, date | None, str, bool]] = []
     for milestone in project["milestones"]:
         due = _as_date(milestone.get("due_date"))
@@ -68,20 +78,20 @@ def gantt_svg(project: dict[str, Any], today: date, rtl: bool = False) -> Markup
             fill = "chart-c3" if reached else "chart-c2"
             parts.append(
                 f'<polygon class="{fill}" points="{cx},{cy - 8} {cx + 8},{cy} {cx},{cy + 8} '
-                f'{cx - 8},{cy}"><title>{escape(name)}: {end.isoformat()}</title></polygon>'
+                f'{cx - 8},{cy}"><title>{escape(name)}: {shown(end)}</title></polygon>'
             )
             continue
         x1, x2 = sorted((x(start), x(end + timedelta(days=1))))
         parts.append(
             f'<rect class="{STATUS_CLASS.get(kind, "chart-c5")}" x="{x1:.1f}" y="{y + 2}" '
             f'width="{max(x2 - x1, 3):.1f}" height="14" rx="3">'
-            f"<title>{escape(name)}: {start.isoformat()} – {end.isoformat()}</title></rect>"
+            f"<title>{escape(name)}: {shown(start)} – {shown(end)}</title></rect>"
         )
     if first <= today <= last:
         tx = x(today)
         parts.append(
             f'<line x1="{tx:.1f}" y1="0" x2="{tx:.1f}" y2="{height}" stroke="#c0392b" '
-            'stroke-dasharray="4 3"><title>today</title></line>'
+            f'stroke-dasharray="4 3"><title>{escape(today_label)}</title></line>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -15,6 +15,8 @@ from crm_projects.gantt import gantt_svg
 from crm_projects.progress import risk_level, risk_matrix
 from crmcore.auth.guards import requires
 from crmcore.services.actor import Actor
+from crmcore.web.templating import translator_for
+from crmcore.web.views.language import request_language
 
 READ = requires("projects.read")
 
@@ -35,13 +37,15 @@ async def project_page(
 ) -> Template:
     project = await svc.get_project(project_id, actor)
     today = datetime.now(UTC).date()
-    rtl = actor.language == "fa"
+    lang = request_language(request)
     matrix = risk_matrix([r for r in project["risks"] if r["state"] != "closed"])
     return Template(
         template_name="projects/project.html",
         context={
             "project": project,
-            "gantt": gantt_svg(project, today, rtl=rtl),
+            "gantt": gantt_svg(
+                project, today, lang=lang, today_label=translator_for(request).gettext("today")
+            ),
             "matrix": matrix,
             "risk_level": risk_level,
         },
