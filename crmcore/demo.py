@@ -11,7 +11,8 @@ Speed comes from the bulk paths: contacts go through
 ``create_contact``, written with ``executemany``/``COPY``, search text included), and the
 companies and interactions written here use the same technique on the transaction's own
 connection. Everything after the demo users is one transaction: a failure leaves nothing
-half-written. Per-record plugin hooks are not called (one bulk event describes each batch).
+half-written. Per-record plugin hooks are not called (one bulk event describes each batch);
+after the commit, plugins get every new id at once through ``demo_data_created``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from faker import Faker
 from crmcore.errors import Conflict, NotFound
 from crmcore.services.actor import SYSTEM, Actor
 from crmcore.services.outbox import emit_event
-from crmcore.services.records import engine_type, fetch
+from crmcore.services.records import engine_type, fetch, plugin_manager
 from crmcore.services.transaction import write_transaction
 
 __all__ = ["DemoRefused", "DemoReport", "generate_demo"]
@@ -558,6 +559,20 @@ async def _index_notes(
     )
 
 
+async def _let_plugins_fill_in(
+    contact_ids: list[int], company_ids: list[int], actor: Actor, say: Progress
+) -> None:
+    """The bulk writes skip the per-record hooks, so plugins get the new ids in one call
+    (``demo_data_created``) to add their side of the demo: locations, scores, …"""
+    pm = plugin_manager()
+    if pm is None or not pm.hook.demo_data_created.get_hookimpls():
+        return
+    say("Adding the plugins' demo data…")
+    await pm.fire(
+        "demo_data_created", contact_ids=contact_ids, company_ids=company_ids, actor=actor
+    )
+
+
 async def generate_demo(
     contacts: int = 500,
     seed: int = 42,
@@ -604,6 +619,7 @@ async def generate_demo(
         say("Logging two years of interactions and planning tasks…")
         notes = await _insert_interactions(connection, gen, people, owners, report)
         await _index_notes(connection, notes)
+    await _let_plugins_fill_in(ids, [c["id"] for c in companies], actor, say)
     report.tags = len(TAGS)
     report.seconds = round(time.perf_counter() - started, 2)
     return report

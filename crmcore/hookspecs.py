@@ -162,6 +162,16 @@ def task_completed(interaction: Any, actor: Any) -> Any:
 
 
 @hookspec
+def demo_data_created(contact_ids: list[int], company_ids: list[int], actor: Any) -> Any:
+    """After commit: ``crm demo`` (or ``crm init --demo``) wrote ``contact_ids`` and
+    ``company_ids`` in bulk, without the per-record ``contact_saved``/``company_saved``
+    hooks. Add this plugin's own data for them here (geo locates them from their addresses).
+    Called once per demo, with every new id. May be async; an exception is logged and keeps
+    the demo data.
+    """
+
+
+@hookspec
 def contact_merged(survivor_id: int, merged_id: int, actor: Any) -> Any:
     """Inside the merge transaction: re-point this plugin's rows from ``merged_id`` to
     ``survivor_id``. An exception aborts the whole merge. May be async."""
@@ -203,9 +213,19 @@ def register_automation_actions() -> list[Any]:
 
 
 @hookspec
-def export_contact_data(contact_id: int) -> dict[str, Any]:
+def export_contact_data(contact_id: int, actor: Any) -> dict[str, Any]:
     """Return everything this plugin stores about the contact, as JSON-able data keyed by
-    the plugin's own section names. May be async."""
+    the plugin's own section names. May be async.
+
+    ``actor`` is who asked for the export (:class:`crmcore.services.actor.Actor`; the
+    system actor for ``crm privacy export``). Leave out what they may not read: fields the
+    plugin restricts through ``register_permissions`` (``crmcore.permissions.redact``
+    drops them from a row).
+
+    .. versionchanged:: 0.1.1
+       ``actor`` added. Implementations that do not take it keep working, but export
+       restricted fields to anyone allowed to export a person's data.
+    """
 
 
 @hookspec

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from crmcore.demo import DemoRefused, generate_demo
+from crmcore.hookspecs import hookimpl
 from crmcore.services.actor import SYSTEM
 from crmcore.services.contacts import list_contacts
 from crmcore.services.records import fetch
@@ -116,3 +117,48 @@ def test_crm_demo_command_fills_once_and_then_refuses(crm_cli, empty_instance: A
     assert again.exit_code == 1
     assert "already holds 30 contacts" in again.output
     assert "--force" in again.output
+
+
+class DemoListener:
+    """A test plugin that records what ``demo_data_created`` hands it, and what it can read
+    at that moment (the demo must be committed by then)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    @hookimpl
+    async def demo_data_created(self, contact_ids, company_ids, actor):
+        stored = await fetch("SELECT count(*) AS n FROM contact")
+        self.calls.append(
+            {"contacts": contact_ids, "companies": company_ids, "actor": actor,
+             "stored": stored[0]["n"]}
+        )  # fmt: skip
+
+
+class BrokenDemoListener:
+    @hookimpl
+    def demo_data_created(self, contact_ids):
+        raise RuntimeError("this plugin has a bug")
+
+
+@pytest.fixture
+def demo_listener(register_test_plugin) -> DemoListener:
+    register_test_plugin(BrokenDemoListener(), "broken_demo_listener")
+    listener = DemoListener()
+    register_test_plugin(listener, "demo_listener")
+    return listener
+
+
+async def test_plugins_get_every_demo_id_once_after_commit(demo_listener, crm_db, caplog):
+    report = await generate_demo(25, seed=2)
+    contact_ids = [row["id"] for row in await fetch("SELECT id FROM contact ORDER BY id")]
+    company_ids = [row["id"] for row in await fetch("SELECT id FROM company ORDER BY id")]
+    assert len(demo_listener.calls) == 1
+    call = demo_listener.calls[0]
+    assert sorted(call["contacts"]) == contact_ids and len(contact_ids) == report.contacts
+    assert sorted(call["companies"]) == company_ids and len(company_ids) == report.companies
+    assert call["actor"] is SYSTEM
+    assert call["stored"] == 25  # the rows are written when plugins are called
+    # A failing plugin is logged by name and leaves the demo in place.
+    assert "broken_demo_listener" in caplog.text
+    assert await Contact.count() == 25

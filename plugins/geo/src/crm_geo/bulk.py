@@ -25,7 +25,7 @@ from crmcore.services.outbox import emit_event
 from crmcore.services.records import fetch, iso, plugin_manager, require
 from crmcore.services.transaction import write_transaction
 
-__all__ = ["JOBS", "get_run", "list_runs", "run_geocode", "start_geocode_run"]
+__all__ = ["JOBS", "get_run", "list_runs", "locate_records", "run_geocode", "start_geocode_run"]
 
 log = logging.getLogger("crm_geo.bulk")
 
@@ -199,6 +199,31 @@ async def run_geocode(run_id: int, progress: Progress | None = None) -> dict[str
         ).where(GeocodeRun.id == run_id)
         raise
     return await _finish(run_id)
+
+
+async def locate_records(table: str, ids: list[int]) -> int:
+    """Geocode the ``contact`` or ``company`` rows ``ids`` that have an address and no
+    location yet, as a run does but for just these rows (records written in bulk, such as
+    the demo's); returns how many got a location."""
+    if table not in ("contact", "company"):
+        raise ValueError(f"table must be 'contact' or 'company', not {table!r}")
+    pm = plugin_manager()
+    cache: dict[tuple[str, str], Any] = {}
+    located = 0
+    for start in range(0, len(ids), BATCH):
+        chunk = [int(i) for i in ids[start : start + BATCH]]
+        records = await fetch(
+            "SELECT r.id, r.street, r.city, r.region, r.postal_code, r.country "
+            f"{_pending_sql(table)} AND r.id IN ({', '.join('{}' for _ in chunk)})",
+            chunk,
+        )
+        locations = await _geocode_batch(table, records, cache, pm)
+        async with write_transaction():
+            locations = await _still_unlocated(table, locations)
+            if locations:
+                await Location.insert(*locations)
+        located += len(locations)
+    return located
 
 
 async def _finish(run_id: int) -> dict[str, Any]:

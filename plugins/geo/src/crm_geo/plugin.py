@@ -131,6 +131,20 @@ async def company_saved(company: Any, created: bool, changes: dict[str, Any], ac
 
 
 @hookimpl
+async def demo_data_created(contact_ids: list[int], company_ids: list[int]) -> None:
+    import logging
+
+    from crm_geo.bulk import locate_records
+
+    contacts = await locate_records("contact", contact_ids)
+    companies = await locate_records("company", company_ids)
+    logging.getLogger("crm_geo").info(
+        "demo: located %s of %s contacts and %s of %s companies",
+        contacts, len(contact_ids), companies, len(company_ids),
+    )  # fmt: skip
+
+
+@hookimpl
 async def contact_merged(survivor_id: int, merged_id: int) -> None:
     from crm_geo.privacy import move_contact_data
 
