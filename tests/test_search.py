@@ -169,3 +169,30 @@ async def test_search_results_page_with_the_cursor(crm_db: Any) -> None:
             break
         cursor = page.next
     assert seen == sorted(ids[:7], reverse=True)
+
+
+async def test_the_visible_fields_recheck_decides_like_the_index(people: Any) -> None:
+    from crmcore.services.search import text_matches
+    from crmcore.services.visible_search import contact_text
+
+    everyone = (await list_contacts(SYSTEM, limit=100)).items
+    queries = [
+        "محم",
+        "محمد رضا",
+        "ali@",
+        "m.rezaei@example.com",
+        "rezaei@example",
+        "09121234567",
+        "+98 912 123 4567",
+        "0912",
+        "kish air",
+        "air kish",
+        "núñez",
+        "shiraz ali",
+        "nobody",
+    ]
+    for q in queries:
+        by_index = {c["id"] for c in (await list_contacts(SYSTEM, q=q, limit=100)).items}
+        terms = parse_query(q, "IR")
+        by_text = {c["id"] for c in everyone if text_matches(terms, contact_text(c))}
+        assert by_text == by_index, q

@@ -39,8 +39,15 @@ from crmcore.services.records import (
     plugin_manager,
     require,
 )
-from crmcore.services.search import contact_search_text, fts5_match, search_condition
+from crmcore.services.search import fts5_match, search_condition
 from crmcore.services.transaction import after_commit, write_transaction
+from crmcore.services.visible_search import (
+    MAX_CANDIDATES_PER_PAGE,
+    contact_notes_text,
+    contact_text,
+    hidden_search_parts,
+    visible_matches,
+)
 from crmcore.tables import STAGES, Company, Contact, ContactPoint, ContactTag, StageChange, User
 
 __all__ = [
@@ -247,7 +254,8 @@ async def list_contacts(
     """Contacts newest first, one page at a time (keyset on id: page 5,000 costs what page
     1 costs, and contacts added while paging never repeat or shift a page).
 
-    ``q`` is a full-text search (names, emails, phones in any format, company, tags);
+    ``q`` is a full-text search (names, emails, phones in any format, company, tags),
+    counting only the fields ``actor`` may read (a search by a hidden title finds nothing);
     ``owner`` is a user id or ``"me"``; ``company`` an id or a name; ``filters`` a tree of
     named filters (see ``crmcore.services.filters``).
     """
@@ -305,17 +313,71 @@ async def list_contacts(
         sql, values = compile_filter_tree(filters, plugin_manager(), engine_type())
         add(sql, *values)
     after_id = decode_cursor(cursor)
-    if after_id is not None:
-        add(f"{key} < {{}}", after_id)
-    sql = _select(source)
-    if where:
-        sql += " WHERE " + " AND ".join(f"({w})" for w in where)
-    sql += f" ORDER BY {key} DESC LIMIT {limit + 1}"
-    rows = await fetch(sql, args)
+    hidden = hidden_search_parts(actor) if q is not None and q.strip() else frozenset()
+    if hidden:
+        return await _visible_search_page(
+            source, key, where, args, after_id, limit, actor, q or "", hidden
+        )
+    rows = await _page_rows(source, key, where, args, after_id, limit + 1)
     has_more = len(rows) > limit
     rows = rows[:limit]
     items = [redact("contact", _contact(row), actor) for row in rows]
     return Page(items=items, next=encode_cursor(rows[-1]["id"]) if has_more else None)
+
+
+async def _page_rows(
+    source: str, key: str, where: list[str], args: list[Any], after_id: int | None, count: int
+) -> list[dict[str, Any]]:
+    """Up to ``count`` contact rows matching ``where``, newest first, after ``after_id``."""
+    if after_id is not None:
+        where, args = [*where, f"{key} < {{}}"], [*args, after_id]
+    sql = _select(source)
+    if where:
+        sql += " WHERE " + " AND ".join(f"({w})" for w in where)
+    return await fetch(sql + f" ORDER BY {key} DESC LIMIT {count}", args)
+
+
+async def _visible_search_page(
+    source: str,
+    key: str,
+    where: list[str],
+    args: list[Any],
+    after_id: int | None,
+    limit: int,
+    actor: Actor,
+    q: str,
+    hidden: frozenset[str],
+) -> Page:
+    """A page of search results for a reader who may not see some searchable fields.
+
+    The index finds candidates newest first; only those the query matches on fields the
+    reader may see are kept (``crmcore.services.visible_search``). Candidates are read in
+    growing batches until the page is full. The cursor is the id of the last contact
+    returned, so each visible match comes once, whatever the batches were. After
+    ``MAX_CANDIDATES_PER_PAGE`` candidates the page is returned as it is (possibly short,
+    even empty) with a cursor after the last candidate read, so one request stays bounded.
+    """
+    found: list[dict[str, Any]] = []
+    batch, read = limit + 1, 0
+    while True:
+        rows = await _page_rows(source, key, where, args, after_id, batch)
+        contacts = [_contact(row) for row in rows]
+        matches = await visible_matches(contacts, q, default_region(), hidden)
+        found.extend(contact for contact in contacts if contact["id"] in matches)
+        read += len(rows)
+        if len(found) > limit:
+            found = found[:limit]
+            next_cursor = encode_cursor(found[-1]["id"])
+            break
+        if len(rows) < batch:
+            next_cursor = None
+            break
+        after_id = rows[-1]["id"]
+        if read >= MAX_CANDIDATES_PER_PAGE:
+            next_cursor = encode_cursor(after_id)
+            break
+        batch = min(batch * 2, 1000)
+    return Page(items=[redact("contact", c, actor) for c in found], next=next_cursor)
 
 
 # --------------------------------------------------------------------------- cleaning input
@@ -485,37 +547,6 @@ def _row_values(clean: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _notes_text(contact_ids: list[int]) -> dict[int, str]:
-    """The newest notes logged on each contact, searchable with the contact."""
-    if not contact_ids:
-        return {}
-    rows = await fetch(
-        "SELECT contact, subject, body FROM interaction WHERE channel = 'note' "
-        f"AND contact IN ({placeholders(contact_ids)}) ORDER BY occurred_at DESC, id DESC",
-        contact_ids,
-    )
-    notes: dict[int, str] = {}
-    for row in rows:
-        text = notes.get(row["contact"], "")
-        if len(text) < 4000:
-            notes[row["contact"]] = f"{text} {row['subject'] or ''} {row['body'] or ''}"
-    return notes
-
-
-def _search_text(contact: dict[str, Any], notes: str = "") -> str:
-    return contact_search_text(
-        first_name=contact["first_name"],
-        last_name=contact["last_name"],
-        title=contact["title"],
-        emails=contact["emails"],
-        phones=contact["phones"],
-        company_name=contact.get("company_name"),
-        tags=contact["tags"],
-        city=contact["city"],
-        notes=notes,
-    )
-
-
 async def _write_points(contact_id: int, clean: dict[str, Any]) -> None:
     await ContactPoint.delete().where(ContactPoint.contact == contact_id)
     rows = [
@@ -569,7 +600,7 @@ async def create_contact(data: dict[str, Any], actor: Actor) -> dict[str, Any]:
         rows = await Contact.insert(
             Contact(
                 **_row_values(clean),
-                search_text=_search_text(clean),
+                search_text=contact_text(clean),
                 created_at=stamp,
                 updated_at=stamp,
             )
@@ -618,9 +649,9 @@ async def update_contact(contact_id: int, data: dict[str, Any], actor: Actor) ->
         if not changes:
             return redact("contact", before, actor)
         stamp = now()
-        notes = (await _notes_text([before["id"]])).get(before["id"], "")
+        notes = (await contact_notes_text([before["id"]])).get(before["id"], "")
         await Contact.update(
-            {**_row_values(clean), "search_text": _search_text(clean, notes), "updated_at": stamp}
+            {**_row_values(clean), "search_text": contact_text(clean, notes), "updated_at": stamp}
         ).where(Contact.id == before["id"])
         if "emails" in changes or "phones" in changes:
             await _write_points(before["id"], clean)
@@ -687,10 +718,10 @@ async def refresh_search_text(contact_ids: list[int]) -> None:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             contacts = await contact_dicts(chunk)
-            notes = await _notes_text(chunk)
+            notes = await contact_notes_text(chunk)
             for contact_id, contact in contacts.items():
                 await Contact.update(
-                    {"search_text": _search_text(contact, notes.get(contact_id, ""))}
+                    {"search_text": contact_text(contact, notes.get(contact_id, ""))}
                 ).where(Contact.id == contact_id)
 
 

@@ -2,7 +2,8 @@
 
 Rows are read in keyset pages (``id > last id``, a fixed page size), so an export of a
 million contacts holds one page in memory, never the whole table. Fields the reader may not
-see (``crmcore.permissions``) are dropped from the header and from every row.
+see (``crmcore.permissions``) are dropped from the header and from every row, and a
+search filter (``q``) counts only the fields the reader may see.
 
 Contact files use the column names the importer maps without help (``first_name``,
 ``email``, ``custom.<key>``…), so an export can be imported again as it is.
@@ -27,8 +28,10 @@ from crmcore.db.runtime import current_database
 from crmcore.errors import ValidationError
 from crmcore.permissions import hidden_fields, redact
 from crmcore.services.actor import Actor
+from crmcore.services.contacts import contact_dicts
 from crmcore.services.records import require
-from crmcore.services.search import search_condition
+from crmcore.services.search import parse_query, search_condition
+from crmcore.services.visible_search import hidden_search_parts, visible_matches
 from crmcore.tables import STAGES, Contact
 
 FORMATS = ("csv", "jsonl", "xlsx")
@@ -225,21 +228,55 @@ def _visible_columns(
     return visible
 
 
+def _region() -> str:
+    settings = getattr(current_database().pm, "settings", None)
+    return getattr(settings, "default_region", "IR") or "IR"
+
+
 def _contact_condition(filters: ExportFilters, reader: Actor) -> tuple[str, list[Any]]:
     """The WHERE clause of a contact export, checked before the first byte is sent."""
-    database = current_database()
-    engine = database.engine.engine_type
-    settings = getattr(database.pm, "settings", None)
-    region = getattr(settings, "default_region", "IR") or "IR"
-    where, args = _contact_where(filters, engine, region)
+    engine = current_database().engine.engine_type
+    where, args = _contact_where(filters, engine, _region())
     if not reader.sees_all_records:
         where = " AND ".join(filter(None, [where, "contact.owner = {}"]))
         args = [*args, reader.user_id]
     return where, args
 
 
+@dataclass(frozen=True)
+class _VisibleSearch:
+    """A search filter re-checked on the fields the reader may see (see
+    ``crmcore.services.visible_search``): the index alone would find a contact by a hidden
+    value, and the export would confirm it."""
+
+    query: str
+    region: str
+    hidden: frozenset[str]
+
+    async def keep(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        contacts = await contact_dicts([row["id"] for row in rows])
+        matches = await visible_matches(
+            list(contacts.values()), self.query, self.region, self.hidden
+        )
+        return [row for row in rows if row["id"] in matches]
+
+
+def _visible_search(filters: ExportFilters, reader: Actor) -> _VisibleSearch | None:
+    if not filters.q:
+        return None
+    region = _region()
+    hidden = hidden_search_parts(reader)
+    if not hidden or not parse_query(filters.q, region):
+        return None
+    return _VisibleSearch(filters.q, region, hidden)
+
+
 async def _contact_pages(
-    where: str, args: list[Any], reader: Actor, columns: list[str]
+    where: str,
+    args: list[Any],
+    reader: Actor,
+    columns: list[str],
+    search: _VisibleSearch | None,
 ) -> AsyncIterator[list[dict[str, Any]]]:
     last_id = 0
     while True:
@@ -252,7 +289,9 @@ async def _contact_pages(
         if not rows:
             return
         last_id = rows[-1]["id"]
-        yield await _shape_contacts(rows, reader, columns)
+        kept = await search.keep(rows) if search else rows
+        if kept:
+            yield await _shape_contacts(kept, reader, columns)
         if len(rows) < PAGE_SIZE:
             return
 
@@ -400,7 +439,8 @@ async def plan_export(entity: str, reader: Actor, filters: ExportFilters | None 
             "contact", CONTACT_COLUMNS, await _custom_keys("contact"), reader
         )
         where, args = _contact_condition(filters, reader)
-        return Export(entity, columns, lambda: _contact_pages(where, args, reader, columns))
+        search = _visible_search(filters, reader)
+        return Export(entity, columns, lambda: _contact_pages(where, args, reader, columns, search))
     if entity == "companies":
         columns = _visible_columns(
             "company", COMPANY_COLUMNS, await _custom_keys("company"), reader

@@ -26,6 +26,7 @@ __all__ = [
     "parse_query",
     "search_condition",
     "search_words",
+    "text_matches",
 ]
 
 _NON_WORD = re.compile(r"[\W_]+")
@@ -105,6 +106,26 @@ def parse_query(query: str, region: str) -> list[SearchTerm]:
         else:
             terms.extend(SearchTerm((word,), prefix=True) for word in words)
     return terms[:MAX_TERMS]
+
+
+def text_matches(terms: list[SearchTerm], text: str) -> bool:
+    """Whether a search text (as ``contact_search_text`` writes it) holds every term, the
+    way the full-text index decides it: a term's words in a row, the last one as a prefix
+    if the term says so. Used to re-check what the index found against a narrower text."""
+    words = text.split()
+    return all(_holds(term, words) for term in terms)
+
+
+def _holds(term: SearchTerm, words: list[str]) -> bool:
+    *leading, last = term.words
+    size = len(term.words)
+    for start in range(len(words) - size + 1):
+        word = words[start + size - 1]
+        if (word == last or (term.prefix and word.startswith(last))) and words[
+            start : start + size - 1
+        ] == leading:
+            return True
+    return False
 
 
 def _fts5_query(terms: list[SearchTerm]) -> str:
