@@ -213,9 +213,19 @@ def register_automation_actions() -> list[Any]:
 
 
 @hookspec
-def export_contact_data(contact_id: int) -> dict[str, Any]:
+def export_contact_data(contact_id: int, actor: Any) -> dict[str, Any]:
     """Return everything this plugin stores about the contact, as JSON-able data keyed by
-    the plugin's own section names. May be async."""
+    the plugin's own section names. May be async.
+
+    ``actor`` is who asked for the export (:class:`crmcore.services.actor.Actor`; the
+    system actor for ``crm privacy export``). Leave out what they may not read: fields the
+    plugin restricts through ``register_permissions`` (``crmcore.permissions.redact``
+    drops them from a row).
+
+    .. versionchanged:: 0.1.1
+       ``actor`` added. Implementations that do not take it keep working, but export
+       restricted fields to anyone allowed to export a person's data.
+    """
 
 
 @hookspec

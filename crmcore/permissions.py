@@ -74,6 +74,11 @@ def hidden_fields(table: str, reader: Actor) -> set[str]:
     return {col for col, perm in restricted_fields(table).items() if not reader.can(perm)}
 
 
+def withheld_fields(reader: Actor) -> list[str]:
+    """``table.field`` for every restricted field ``reader`` may not read, sorted."""
+    return sorted(f"{t}.{c}" for (t, c), perm in _restricted.items() if not reader.can(perm))
+
+
 def redact(table: str, row: dict[str, Any], reader: Actor) -> dict[str, Any]:
     """Drop the fields of ``row`` that ``reader`` may not see."""
     hidden = hidden_fields(table, reader)

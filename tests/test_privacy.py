@@ -306,3 +306,41 @@ def test_privacy_cli_export_then_erase(crm_cli, crm_settings, tmp_path):
     assert f"Erased contact {contact_id}" in erased.output
     gone = crm_cli("privacy", "export", str(contact_id))
     assert gone.exit_code == 1 and "not found" in gone.output
+
+
+class TitleGuard:
+    """A test plugin restricting a contact field and an interaction field."""
+
+    @hookimpl
+    def register_permissions(self) -> list[Any]:
+        from crmcore.permissions import Permission
+
+        restricts = (("contact", "title"), ("interaction", "body"))
+        return [Permission("guard.view_title", "See titles and bodies", restricts=restricts)]
+
+
+@pytest.fixture
+def title_guard(register_test_plugin: Any) -> None:
+    register_test_plugin(TitleGuard(), "guard")
+
+
+async def test_export_leaves_out_what_the_requester_may_not_read(
+    title_guard, crm_app, crm_client, person
+):
+    from crmcore.services.roles import create_role
+    from crmcore.services.users import create_user
+    from crmcore.testing.plugin import make_client
+
+    await create_role(name="dpo", permissions=["privacy.manage"])
+    officer = await create_user(email="dpo@example.com", password="a long password 123", role="dpo")
+    url = f"/api/v1/privacy/contacts/{person['contact']['id']}/export"
+    async with await make_client(crm_app, officer) as client:
+        limited = await client.get(url)
+    assert limited.status_code == 200, limited.text
+    assert limited.json()["core"]["contact"]["email"] == PERSON["email"]
+    for value in ("Founder", PERSON["title"], "about renewal"):
+        assert value not in limited.text
+    assert {"contact.title", "interaction.body"} <= set(limited.json()["withheld"])
+    full = await crm_client.get(url)
+    assert full.json()["core"]["contact"]["title"] == "Founder"
+    assert "about renewal" in full.text and full.json()["withheld"] == []

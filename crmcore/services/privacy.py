@@ -2,14 +2,15 @@
 
 ``export_contact`` gathers one JSON document: the contact, its stage history, interactions
 and tasks, the audit entries about them, automation runs, and a section from every plugin
-(``export_contact_data``). ``erase_contact`` removes the person everywhere in one
-transaction: plugins first (``erase_contact_data``), then the core: the values in audit
-rows of the contact, its interactions and the plugin records that pointed at it (scrubbed,
-not deleted, so the history of *who changed what when* stays), outbox events and queued
-jobs that mention the person, then the contact itself with its emails, phones, tags,
-stage history and interactions. What is left is one audit entry saying that an erasure
-happened, by whom and when, with no personal data, and a ``contact.erased`` event (just
-the id) so subscribed systems can erase their copies.
+(``export_contact_data``), without the fields the requester may not read.
+``erase_contact`` removes the person everywhere in one transaction: plugins first
+(``erase_contact_data``), then the core: the values in audit rows of the contact, its
+interactions and the plugin records that pointed at it (scrubbed, not deleted, so the
+history of *who changed what when* stays), outbox events and queued jobs that mention the
+person, then the contact itself with its emails, phones, tags, stage history and
+interactions. What is left is one audit entry saying that an erasure happened, by whom and
+when, with no personal data, and a ``contact.erased`` event (just the id) so subscribed
+systems can erase their copies.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from crmcore.automation_app.tables import QueuedJob, RuleRun, WebhookAttempt
 from crmcore.db.runtime import current_database
 from crmcore.errors import NotFound, PermissionDenied
 from crmcore.jobs import clock
+from crmcore.permissions import mask_changes, redact, withheld_fields
 from crmcore.services.actor import Actor
 from crmcore.services.audit import jsonable, record_audit
 from crmcore.services.context import current_pm
@@ -76,7 +78,10 @@ async def _audit_rows(contact_id: int, interaction_ids: list[int]) -> list[dict[
 
 
 async def export_contact(contact_id: int, actor: Actor) -> dict[str, Any]:
-    """One JSON-able document with everything stored about the contact."""
+    """One JSON-able document with everything stored about the contact that ``actor`` may
+    read: fields restricted by a permission they lack are left out, by the core and by
+    each plugin (``export_contact_data`` receives the actor), and listed under
+    ``withheld``. The system actor (``crm privacy export``) gets the complete document."""
     from crmcore.services.interactions import as_dict
 
     _require(actor)
@@ -87,6 +92,7 @@ async def export_contact(contact_id: int, actor: Actor) -> dict[str, Any]:
         .where(Interaction.contact == contact["id"])
         .order_by(Interaction.occurred_at)
     ]
+    audit = await _audit_rows(contact["id"], [i["id"] for i in interactions])
     stages = (
         await StageChange.select(
             StageChange.from_stage, StageChange.to_stage, StageChange.changed_at
@@ -104,7 +110,7 @@ async def export_contact(contact_id: int, actor: Actor) -> dict[str, Any]:
     )
     plugins: dict[str, Any] = {}
     for plugin, section in await current_pm().acall(
-        "export_contact_data", contact_id=contact["id"]
+        "export_contact_data", contact_id=contact["id"], actor=actor
     ):
         if section:
             plugins[plugin] = section
@@ -113,15 +119,22 @@ async def export_contact(contact_id: int, actor: Actor) -> dict[str, Any]:
         "exported_at": clock.now(),
         "contact_id": contact["id"],
         "core": {
-            "contact": contact,
+            "contact": redact("contact", contact, actor),
             "stage_history": stages,
-            "interactions": interactions,
-            "audit": await _audit_rows(contact["id"], [i["id"] for i in interactions]),
+            "interactions": [redact("interaction", i, actor) for i in interactions],
+            "audit": [
+                {**row, "changes": _masked(row["table"], row["changes"], actor)} for row in audit
+            ],
             "automation_runs": runs,
         },
         "plugins": plugins,
+        "withheld": withheld_fields(actor),
     }
     return jsonable(document)
+
+
+def _masked(table: str, changes: Any, actor: Actor) -> Any:
+    return mask_changes(table, changes, actor) if isinstance(changes, dict) else changes
 
 
 def _identifiers(contact: dict[str, Any]) -> list[str]:

@@ -317,10 +317,49 @@ async def test_privacy_hooks_cover_the_employee(org):
 
     contact = await create_contact({"first_name": "Bob", "last_name": "Other"}, SYSTEM)
     await employees.update_employee(org.people.bob["id"], {"contact_id": contact["id"]}, SYSTEM)
-    exported = await privacy.export_contact(contact["id"])
+    exported = await privacy.export_contact(contact["id"], SYSTEM)
     assert exported["employees"][0]["employee"]["employee_number"] == "E3"
     await privacy.erase_contact(contact["id"])
-    assert (await privacy.export_contact(contact["id"]))["employees"] == []
+    assert (await privacy.export_contact(contact["id"], SYSTEM))["employees"] == []
+
+
+async def test_privacy_export_holds_salary_only_for_those_who_may_see_it(org, crm_app):
+    from crmcore.services.contacts import create_contact
+
+    alice_id = org.people.alice["id"]
+    contact = await create_contact({"first_name": "Alice", "last_name": "Report"}, SYSTEM)
+    await employees.update_employee(alice_id, {"contact_id": contact["id"]}, SYSTEM)
+    await employees.update_employee(alice_id, {"salary": SALARY + "1", "note": "raise"}, SYSTEM)
+    await create_role(name="privacy_officer", permissions=["privacy.manage"])
+    await create_role(
+        name="privacy_hr",
+        permissions=["privacy.manage", "hr.view_compensation", "hr.view_sensitive"],
+    )
+    officer = await create_user(email="dpo@example.com", password=PASSWORD, role="privacy_officer")
+    trusted = await create_user(email="dpo-hr@example.com", password=PASSWORD, role="privacy_hr")
+    url = f"/api/v1/privacy/contacts/{contact['id']}/export"
+
+    async with await make_client(crm_app, officer) as client:
+        without = await client.get(url)
+    assert without.status_code == 200, without.text
+    [record] = without.json()["plugins"]["hr"]["employees"]
+    assert record["employee"]["employee_number"] == "E2"  # the rest of the record is there
+    assert record["history"]  # so is the job history, without its salaries
+    assert SALARY not in without.text and "0012345678" not in without.text
+    assert "salary" not in record["employee"] and "national_id" not in record["employee"]
+    assert all("salary" not in change for change in record["history"])
+    assert {"hr_employee.salary", "hr_employee.national_id"} <= set(without.json()["withheld"])
+
+    async with await make_client(crm_app, trusted) as client:
+        allowed = await client.get(url)
+    [record] = allowed.json()["plugins"]["hr"]["employees"]
+    assert record["employee"]["salary"].startswith(SALARY + "1")
+    assert record["employee"]["national_id"] == "0012345678"
+    assert any((c.get("salary") or "").startswith(SALARY + "1") for c in record["history"])
+    assert allowed.json()["withheld"] == []
+    entries = await list_audit(SYSTEM, table="hr_employee", record_id=alice_id)
+    readers = [e["actor"] for e in entries if e["action"] == "read"]
+    assert trusted["id"] in readers and officer["id"] not in readers  # exported reads audited
 
 
 def test_cli_lists_employees_as_json(crm_cli, crm_settings, tmp_path):

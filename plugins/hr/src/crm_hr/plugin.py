@@ -103,10 +103,10 @@ async def contact_merged(survivor_id: int, merged_id: int) -> None:
 
 
 @hookimpl
-async def export_contact_data(contact_id: int) -> dict[str, Any]:
+async def export_contact_data(contact_id: int, actor: Any) -> dict[str, Any]:
     from crm_hr.privacy import export_contact
 
-    return await export_contact(contact_id)
+    return await export_contact(contact_id, actor)
 
 
 @hookimpl
