@@ -6,7 +6,7 @@ Importing this package must stay cheap: `crm --help` imports it, so heavy module
 
 import os
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 # Piccolo finds its configuration through this module; ours hands it whatever
 # database the running process has opened (see crmcore.db.runtime).
