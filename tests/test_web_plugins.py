@@ -165,3 +165,58 @@ async def test_an_edited_catalog_shows_on_the_next_page_load(
     )
     after = await web_client.get("/notes/visits")
     assert "<h1>گزارش بازدیدها</h1>" in after.text
+
+
+class FieldReportsPlugin:
+    """A second plugin with a menu entry, for the folding of plugin entries."""
+
+    @hookimpl
+    def menu_links(self, request: Any) -> list[Any]:
+        return [MenuLink("Field reports", "/field-reports", order=20)]
+
+
+@pytest.fixture
+def field_reports_plugin(register_test_plugin: Any) -> FieldReportsPlugin:
+    plugin = FieldReportsPlugin()
+    register_test_plugin(plugin, "field_reports")
+    return plugin
+
+
+def bar_and_more(html: str) -> tuple[str, str]:
+    """The top bar's own entries and those inside its "More" menu."""
+    nav = html.split('id="nav-links"')[1].split("</ul>\n      <form")[0]
+    bar, _, more = nav.partition('class="nav-more"')
+    return bar, more
+
+
+async def test_beyond_two_plugin_entries_they_share_a_more_menu_at_the_end(
+    notes_plugin: NotesPlugin,
+    field_reports_plugin: FieldReportsPlugin,
+    web_client: WebClient,
+    crm_app: Any,
+) -> None:
+    from crmcore.services.users import create_user
+
+    admin = await web_client.get("/")
+    bar, more = bar_and_more(admin.text)
+    # The admin sees three plugin entries: all in "More", in their order; the core's stay.
+    for core_link in ("/contacts", "/calendar", "/settings/fields", "/plugins"):
+        assert f'href="{core_link}"' in bar
+    assert "<summary>More</summary>" in more
+    assert more.index("/field-reports") < more.index("/notes/visits") < more.index("/notes/admin")
+    assert "/field-reports" not in bar and "/notes/visits" not in bar
+    persian = await web_client.get("/?lang=fa")
+    assert "<summary>بیشتر</summary>" in bar_and_more(persian.text)[1]
+
+    await create_user(email="viewer@example.com", password="viewer password", role="viewer")
+    import httpx
+
+    async with WebClient(
+        transport=httpx.ASGITransport(app=crm_app), base_url="http://testserver"
+    ) as viewer:
+        await viewer.sign_in("viewer@example.com", "viewer password")
+        page = await viewer.get("/")
+    # Two entries for a viewer (the admin tool is hidden): they stay in the bar, in order.
+    bar, more = bar_and_more(page.text)
+    assert more == ""
+    assert bar.index('"/contacts"') < bar.index('"/field-reports"') < bar.index('"/notes/visits"')

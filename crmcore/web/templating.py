@@ -49,6 +49,7 @@ __all__ = [
     "extra_template_vars",
     "locale_search_path",
     "menu_links_for",
+    "nav_entries_for",
     "page_context",
     "template_search_path",
     "translator_for",
@@ -171,12 +172,15 @@ def translator_for(request: Any) -> gettext.NullTranslations:
     return catalogs.get(request_language(request)) or gettext.NullTranslations()
 
 
-def menu_links_for(request: Any) -> list[MenuLink]:
-    """Navigation entries from every plugin (core included) the user may see, in order.
+# Up to this many entries from installed (non-core) plugins share the top bar with the
+# core's; with more, they fold into one "More" menu, so the bar stays on one line at 1280 px
+# in English and in Persian with the four plugins of this repository.
+PLUGIN_LINKS_IN_BAR = 2
 
-    ``menu_links`` implementations are called synchronously while the page renders; they
-    return ready :class:`MenuLink` values and must not query the database.
-    """
+
+def _visible_menu(request: Any) -> list[tuple[MenuLink, bool]]:
+    """Every entry the user may see, in order, each with whether an installed (non-core)
+    plugin added it."""
     cached = _request_state(request).get("crm_menu")
     if cached is not None:
         return cached
@@ -185,19 +189,42 @@ def menu_links_for(request: Any) -> list[MenuLink]:
     pm: CRMPluginManager = request.app.state.pm
     actor = request_actor(request)
     links = []
+    source: dict[int, bool] = {}
     for name, result in pm.call_in_order("menu_links", request=request):
         if hasattr(result, "__await__"):
             result.close()
             log.warning("plugin %r: menu_links must not be async; its links are skipped", name)
             continue
-        links.extend(result or ())
+        for link in result or ():
+            source[id(link)] = not pm.infos[name].essential if name in pm.infos else True
+            links.append(link)
     visible = [
-        link
+        (link, source[id(link)])
         for link in by_order(links, MenuLink)
         if link.permission is None or (actor is not None and actor.can(link.permission))
     ]
     _request_state(request)["crm_menu"] = visible
     return visible
+
+
+def menu_links_for(request: Any) -> list[MenuLink]:
+    """Navigation entries from every plugin (core included) the user may see, in order.
+
+    ``menu_links`` implementations are called synchronously while the page renders; they
+    return ready :class:`MenuLink` values and must not query the database.
+    """
+    return [link for link, _from_plugin in _visible_menu(request)]
+
+
+def nav_entries_for(request: Any) -> tuple[list[MenuLink], list[MenuLink]]:
+    """The top bar's entries as ``(in_bar, in_more_menu)``: every entry in the bar while
+    plugins add at most ``PLUGIN_LINKS_IN_BAR``; beyond that the plugins' entries move, in
+    their order, into the "More" menu at the end of the bar."""
+    entries = _visible_menu(request)
+    from_plugins = [link for link, from_plugin in entries if from_plugin]
+    if len(from_plugins) <= PLUGIN_LINKS_IN_BAR:
+        return [link for link, _from_plugin in entries], []
+    return [link for link, from_plugin in entries if not from_plugin], from_plugins
 
 
 EXTRA_VARS_DONE = "crm_extra_vars_done"
@@ -273,6 +300,12 @@ class PageTemplate(jinja2.Template):
 def _nav_links(context: jinja2.runtime.Context) -> list[MenuLink]:
     request = context.get("request")
     return menu_links_for(request) if request is not None else []
+
+
+@jinja2.pass_context
+def _nav_entries(context: jinja2.runtime.Context) -> tuple[list[MenuLink], list[MenuLink]]:
+    request = context.get("request")
+    return nav_entries_for(request) if request is not None else ([], [])
 
 
 @jinja2.pass_context
@@ -368,6 +401,7 @@ def build_environment(pm: CRMPluginManager, settings: Settings | None) -> Enviro
     env.globals.update(
         crm_catalogs=catalogs,
         nav_links=_nav_links,
+        nav_entries=_nav_entries,
         is_current=_is_current,
         label=_label,
         choices=_choices,

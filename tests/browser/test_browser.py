@@ -172,8 +172,53 @@ def test_phone_layout(page: Any, live_server: Any, screenshot_dir: Path) -> None
     expect(links).to_be_hidden()
     page.get_by_role("button", name="Menu").click()
     expect(links).to_be_visible()
+    more = page.locator(".nav-more summary")
+    if more.count():  # the plugins' entries open inside the column
+        more.click()
+        expect(page.locator(".nav-more-items a").first).to_be_visible()
+        overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+        assert not overflow
     shot(page, screenshot_dir, "20-phone-menu")
     page.goto("/contacts")
     overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
     assert not overflow
     shot(page, screenshot_dir, "21-phone-contacts")
+
+
+def test_top_bar_fits_one_line_at_1280_in_both_languages(
+    page: Any, live_server: Any, screenshot_dir: Path
+) -> None:
+    """With every plugin of this repository installed the bar stays one line high, the whole
+    search placeholder shows, and the "More" menu works from the keyboard."""
+    from playwright.sync_api import expect
+
+    sign_in(page, live_server)
+    placeholder_room = """() => {
+        const input = document.getElementById('global-search');
+        const style = getComputedStyle(input);
+        const context = document.createElement('canvas').getContext('2d');
+        context.font = style.font;
+        const room = input.clientWidth - parseFloat(style.paddingInlineStart)
+            - parseFloat(style.paddingInlineEnd);
+        return room - context.measureText(input.placeholder).width;
+    }"""
+    for lang in ("en", "fa"):
+        page.goto(f"/contacts?lang={lang}")
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        bar = page.locator("nav.nav").bounding_box()
+        assert bar is not None and bar["height"] < 60, f"the {lang} bar wraps: {bar}"
+        assert page.evaluate(placeholder_room) >= 0, f"the {lang} search placeholder is cut"
+        more = page.locator(".nav-more summary")
+        if more.count():
+            more.focus()
+            page.keyboard.press("Enter")
+            first = page.locator(".nav-more-items a").first
+            expect(first).to_be_visible()
+            page.keyboard.press("Tab")
+            expect(first).to_be_focused()
+            shot(page, screenshot_dir, f"30-top-bar-more-{lang}")
+            page.keyboard.press("Escape")
+            expect(first).to_be_hidden()
+            expect(more).to_be_focused()
+        else:
+            shot(page, screenshot_dir, f"30-top-bar-{lang}")
