@@ -9,6 +9,7 @@ from crm_marketing.tables import Campaign
 from helpers import many_contacts, run_jobs
 
 from crmcore.services.actor import SYSTEM
+from crmcore.services.records import fetch
 
 pytestmark = pytest.mark.crm_plugins("marketing")
 
@@ -80,6 +81,36 @@ async def test_a_second_queueing_of_the_same_step_adds_nothing(crm_db, smtp_sink
     assert again == 0
     await run_jobs()
     assert len(smtp_sink.messages) == 30
+
+
+async def test_a_refused_message_is_a_bounce_and_its_connection_sends_the_rest(
+    crm_db, smtp_sink, monkeypatch
+):
+    monkeypatch.setenv("CRM_MARKETING_CONNECTIONS", "1")
+    await many_contacts(20)
+    campaign = await broadcast()
+    refused: list[int] = []
+
+    def refuse_the_fifth(count: int) -> str | None:
+        if count == 4 and not refused:
+            refused.append(count)
+            return "550 5.1.1 mailbox unavailable"
+        return None
+
+    smtp_sink.on_data = refuse_the_fifth
+    await campaigns.start_campaign(campaign["id"], SYSTEM)
+    await run_jobs()
+    assert len(smtp_sink.messages) == 19
+    rows = await fetch(
+        "SELECT state, count(*) AS n, count(bounced_at) AS bounced FROM marketing_send "
+        "GROUP BY state ORDER BY state"
+    )
+    assert [(r["state"], r["n"], r["bounced"]) for r in rows] == [("failed", 1, 1), ("sent", 19, 0)]
+    sent = await fetch("SELECT id, campaign, message_id, links FROM marketing_send "
+                       "WHERE state = 'sent'")  # fmt: skip
+    assert {r["message_id"] for r in sent} == {
+        f"<m{r['id']}.{r['campaign']}@example.com>" for r in sent
+    }
 
 
 async def test_static_list_segment_counts_its_members(crm_db):

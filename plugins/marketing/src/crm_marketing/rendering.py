@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import html as html_lib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
@@ -25,6 +25,7 @@ from crmcore.errors import ValidationError
 _html_env = ImmutableSandboxedEnvironment(autoescape=True)
 _text_env = ImmutableSandboxedEnvironment(autoescape=False)
 _RTL_CHARS = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+_TAG = re.compile(r"<[^>]+>")
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'<>\s]+)\2""", re.IGNORECASE)
 
 CONTACT_FIELDS = (
@@ -38,7 +39,11 @@ class RenderedEmail:
     subject: str
     html: str
     text: str
-    links: list[str] = field(default_factory=list)
+
+    @property
+    def links(self) -> list[str]:
+        """The link targets of the HTML part (the sender collects them while rewriting)."""
+        return extract_links(self.html)
 
 
 def check_template(source: str, part: str) -> None:
@@ -70,11 +75,13 @@ def template_contact(row: dict[str, Any]) -> dict[str, Any]:
 
 def is_rtl(text: str) -> bool:
     """True when the text is mostly written in a right-to-left script."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
+    # Runs for every message: text without a single right-to-left character (all of an
+    # English newsletter) is answered without counting its letters.
+    rtl_chars = _RTL_CHARS.findall(text)
+    if not rtl_chars:
         return False
-    rtl = sum(1 for c in letters if _RTL_CHARS.match(c))
-    return rtl * 2 >= len(letters)
+    rtl = sum(map(str.isalpha, rtl_chars))
+    return rtl > 0 and rtl * 2 >= sum(map(str.isalpha, text))
 
 
 @functools.lru_cache(maxsize=256)
@@ -102,14 +109,25 @@ def extract_links(html: str) -> list[str]:
     return list(seen)
 
 
-def rewrite_links(html: str, tracked: Any) -> str:
-    """Replace each ``<a href>`` target with ``tracked(url)`` (the signed click redirect)."""
+def rewrite_links(html: str, tracked: Any, links: list[str] | None = None) -> str:
+    """Replace each ``<a href>`` target with ``tracked(url)`` (the signed click redirect);
+    the original targets are appended to ``links`` (in order, unique) when it is given."""
+    seen: dict[str, None] = {}
 
     def replace(match: re.Match[str]) -> str:
-        url = html_lib.unescape(match.group(3))
+        url = _unescaped(match.group(3))
+        seen.setdefault(url, None)
         return f"{match.group(1)}{match.group(2)}{html_lib.escape(tracked(url))}{match.group(2)}"
 
-    return _HREF.sub(replace, html)
+    rewritten = _HREF.sub(replace, html)
+    if links is not None:
+        links.extend(seen)
+    return rewritten
+
+
+@functools.lru_cache(maxsize=4096)
+def _unescaped(href: str) -> str:
+    return html_lib.unescape(href)
 
 
 def render_email(
@@ -126,13 +144,12 @@ def render_email(
     subject_text = _render(_text_env, subject or template.get("subject") or "", context)
     html = _render(_html_env, template.get("html") or "", context)
     text = _render(_text_env, template.get("text") or "", context)
-    if not text and html:
-        text = html_lib.unescape(re.sub(r"<[^>]+>", "", html)).strip()
-    if html and is_rtl(html_lib.unescape(re.sub(r"<[^>]+>", "", html))):
-        html = f'<div dir="rtl" lang="fa" style="direction:rtl;text-align:right">{html}</div>'
-    return RenderedEmail(
-        subject=" ".join(subject_text.split()), html=html, text=text, links=extract_links(html)
-    )
+    if html:
+        plain = html_lib.unescape(_TAG.sub("", html))
+        text = text or plain.strip()
+        if is_rtl(plain):
+            html = f'<div dir="rtl" lang="fa" style="direction:rtl;text-align:right">{html}</div>'
+    return RenderedEmail(subject=" ".join(subject_text.split()), html=html, text=text)
 
 
 def render_text(source: str, contact_row: dict[str, Any]) -> str:

@@ -9,15 +9,18 @@ Exactly-once rests on three things:
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's IMMEDIATE transactions serialise
    claims). A sender renews its lease while it works and checks the campaign's status
    between messages, handing unsent claims back on pause.
-3. Right after the SMTP server accepts a message (its ``250`` to DATA), the row is marked
-   ``sent`` in its own commit, guarded by the claim token. A sender that dies leaves its
-   unsent claims in ``sending``; once the lease expires they are claimed again.
+3. Once the SMTP server accepts a message (its ``250`` to DATA), the row is marked
+   ``sent``, guarded by the claim token, in a commit shared with the other connections'
+   marks; a connection hands over its next message only after that commit. A sender that
+   dies leaves its unsent claims in ``sending``; once the lease expires they are claimed
+   again.
 
 The choice for a crash is **at-least-once**: a claim whose handoff did not complete is
 retried. The only case that can duplicate a message is a process killed in the instant
-between the server's ``250`` and the ``sent`` commit (one UPDATE, well under a
-millisecond); every message carries a stable ``Message-ID`` (``<m{send}.{campaign}@…>``)
-so a receiving system can drop that duplicate. At-most-once would instead lose the
+between the server's ``250`` and the ``sent`` commit (at most one message per
+connection; the commit overlaps the next message's MAIL and RCPT); every message carries
+a stable ``Message-ID`` (``<m{send}.{campaign}@…>``) so a receiving system can drop that
+duplicate. At-most-once would instead lose the
 message, which is worse for a welcome email and no better for the reader.
 """
 
@@ -31,7 +34,7 @@ import secrets
 import time
 from datetime import timedelta
 from email.header import Header
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 from typing import Any
 
 import aiosmtplib
@@ -41,6 +44,7 @@ from crm_marketing.config import MarketingConfig
 from crm_marketing.rendering import RenderedEmail, render_email, rewrite_links
 from crm_marketing.templates_store import contact_rows, get_template
 from crmcore.jobs import clock, enqueue
+from crmcore.services.mail import MailNotConfigured
 from crmcore.services.records import engine_type, fetch
 from crmcore.services.transaction import write_transaction
 
@@ -125,10 +129,11 @@ async def release_claims(ids: list[int], token: str) -> None:
 class SentRecorder:
     """Records handed-over messages as ``sent``, committing for several connections at once.
 
-    A connection waits for its own message's commit before it sends the next one, so the
-    window in which a crash could leave an accepted message unrecorded stays one message
-    per connection; meanwhile the marks of all connections that finished in the same
-    instant share one commit (a group commit) instead of paying one each.
+    A connection may open the next message's envelope (MAIL, RCPT) while its last message's
+    mark is still uncommitted, but it waits for that commit before it hands the next message
+    over (DATA). So the window in which a crash could leave an accepted message unrecorded
+    stays one message per connection, while the commit overlaps the next envelope and the
+    marks of all connections that finished meanwhile share one commit (a group commit).
     """
 
     def __init__(self, token: str) -> None:
@@ -136,9 +141,17 @@ class SentRecorder:
         self.pending: list[tuple[int, str, list[str], asyncio.Future[None]]] = []
         self.lock = asyncio.Lock()
 
-    async def mark(self, send_id: int, message_id: str, links: list[str]) -> None:
+    def add(self, send_id: int, message_id: str, links: list[str]) -> asyncio.Future[None]:
+        """Queue the mark of an accepted message; :meth:`wait` on the result commits it."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.pending.append((send_id, message_id, links, future))
+        return future
+
+    async def wait(self, future: asyncio.Future[None]) -> None:
+        """Return once the mark behind ``future`` is committed, with every mark queued
+        so far."""
+        if future.done():
+            return future.result()
         async with self.lock:
             if not future.done():
                 batch, self.pending = self.pending, []
@@ -152,18 +165,30 @@ class SentRecorder:
                     for *_rest, waiting in batch:
                         if not waiting.done():
                             waiting.set_result(None)
-        await future
+        return await future
 
     async def _write(self, batch: list[tuple[int, str, list[str], Any]]) -> None:
-        now = clock.now()
-        async with write_transaction():
-            for send_id, message_id, links, _future in batch:
-                await fetch(
-                    "UPDATE marketing_send SET state = 'sent', sent_at = {}, message_id = {}, "
-                    "links = {}, claim_token = NULL, lease_until = NULL, error = '' "
-                    "WHERE id = {} AND claim_token = {}",
-                    [now, message_id, json.dumps(links), send_id, self.token],
-                )
+        # One UPDATE for the whole group, outside a transaction: a single statement is
+        # atomic on both engines, and on SQLite it runs on the shared connection instead
+        # of opening a connection (and a thread) for a transaction of its own.
+        ids = [send_id for send_id, *_rest in batch]
+        message_ids = [message_id for _id, message_id, *_rest in batch]
+        links = [json.dumps(urls) for _id, _mid, urls, _future in batch]
+        if engine_type() == "postgres":
+            rows = "SELECT * FROM unnest({}::bigint[], {}::text[], {}::text[])"
+            args: list[Any] = [ids, message_ids, links]
+            links_value = "v.links::json"
+        else:
+            rows = "VALUES " + ", ".join("({}, {}, {})" for _ in batch)
+            args = [value for row in zip(ids, message_ids, links, strict=True) for value in row]
+            links_value = "v.links"
+        await fetch(
+            f"WITH v (id, message_id, links) AS ({rows}) UPDATE marketing_send SET "
+            f"state = 'sent', sent_at = {{}}, message_id = v.message_id, links = {links_value}, "
+            "claim_token = NULL, lease_until = NULL, error = '' "
+            "FROM v WHERE marketing_send.id = v.id AND marketing_send.claim_token = {}",
+            [*args, clock.now(), self.token],
+        )
 
 
 async def mark_failed(send_id: int, token: str, error: str, *, permanent: bool) -> None:
@@ -207,26 +232,44 @@ def _header(value: str) -> str:
 
 
 def _part(content_type: str, text: str) -> str:
-    body = base64.encodebytes(text.encode("utf-8")).decode("ascii")
+    encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    # 76-character lines ending in CRLF, as sent: the SIZE announced is the real size.
+    lines = "".join(f"{encoded[i : i + 76]}\r\n" for i in range(0, len(encoded), 76))
     return (f"Content-Type: {content_type}; charset=utf-8\r\n"
-            f"Content-Transfer-Encoding: base64\r\n\r\n{body}")  # fmt: skip
+            f"Content-Transfer-Encoding: base64\r\n\r\n{lines}")  # fmt: skip
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _date_header() -> str:
+    """The ``Date`` header value, formatted once a second rather than once a message."""
+    global _date_cache
+    second = int(time.time())
+    if _date_cache[0] != second:
+        _date_cache = (second, formatdate(second, usegmt=True))
+    return _date_cache[1]
 
 
 def build_message(
-    config: MarketingConfig, send: dict[str, Any], campaign_id: int, rendered: RenderedEmail
-) -> tuple[bytes, str]:
-    """The MIME message (bytes) with tracked links, open pixel and one-click unsubscribe
+    config: MarketingConfig,
+    send: dict[str, Any],
+    campaign_id: int,
+    rendered: RenderedEmail,
+    unsubscribe: str,
+) -> tuple[bytes, str, list[str]]:
+    """The MIME message (bytes), its ``Message-ID`` and the original link targets, with
+    tracked links, open pixel and one-click unsubscribe (``unsubscribe``, the signed URL)
     headers. Built directly rather than through ``email.message``: its header parsing
     cost more than the SMTP exchange itself at bulk rates."""
     base, secret, send_id = config.base_url, config.secret, int(send["id"])
     domain = config.smtp.sender.rpartition("@")[2] or "localhost"
     message_id = f"<m{send_id}.{campaign_id}@{domain}>"
-    unsubscribe = signing.unsubscribe_url(base, secret, send_id)
     headers = [
         f"From: {config.smtp.sender}",
         f"To: {send['email']}",
         f"Subject: {_header(rendered.subject)}",
-        f"Date: {formatdate(usegmt=True)}",
+        f"Date: {_date_header()}",
         f"Message-ID: {message_id}",
         f"List-Unsubscribe: <{unsubscribe}>",
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
@@ -234,9 +277,10 @@ def build_message(
         "MIME-Version: 1.0",
     ]
     text_part = _part("text/plain", rendered.text or " ")
+    links: list[str] = []
     if rendered.html:
         html = rewrite_links(
-            rendered.html, lambda url: signing.click_url(base, secret, send_id, url)
+            rendered.html, lambda url: signing.click_url(base, secret, send_id, url), links
         )
         pixel = f'<img src="{signing.open_url(base, secret, send_id)}" width="1" height="1" alt="">'
         html = html.replace("</body>", pixel + "</body>") if "</body>" in html else html + pixel
@@ -244,8 +288,61 @@ def build_message(
         headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
         body = (f"--{boundary}\r\n{text_part}\r\n--{boundary}\r\n"
                 f"{_part('text/html', html)}\r\n--{boundary}--\r\n")  # fmt: skip
-        return ("\r\n".join(headers) + "\r\n\r\n" + body).encode("ascii"), message_id
-    return ("\r\n".join(headers) + "\r\n" + text_part).encode("ascii"), message_id
+        return ("\r\n".join(headers) + "\r\n\r\n" + body).encode("ascii"), message_id, links
+    return ("\r\n".join(headers) + "\r\n" + text_part).encode("ascii"), message_id, links
+
+
+def envelope_sender(address: str) -> bytes:
+    """The ``MAIL FROM`` argument for the configured sender, checked once per job."""
+    mailbox = parseaddr(address)[1] or address.strip()
+    if not mailbox or any(c in mailbox for c in "<>\r\n ") or not mailbox.isascii():
+        raise MailNotConfigured(
+            f"the marketing sender address {address!r} cannot be used in SMTP: set from= in "
+            "CRM_SMTP_URL or smtp_url to a plain address such as news@example.com"
+        )
+    return f"FROM:<{mailbox}>".encode("ascii")
+
+
+async def open_envelope(client: aiosmtplib.SMTP, sender: bytes, recipient: str, size: int) -> None:
+    """``MAIL`` and ``RCPT`` of one message, after ``EHLO`` when the connection is new.
+
+    ``sendmail`` would parse the sender and the recipient twice each per message, which
+    cost as much as rendering it. A recipient address that cannot go on an SMTP command line
+    raises ``ValueError``; a refused envelope is reset so the connection stays usable.
+    """
+    if client.is_ehlo_or_helo_needed:
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            if not client.is_connected:
+                raise
+            await client.helo()
+    options = [b"SIZE=%d" % size] if client.supports_extension("size") else []
+    try:
+        response = await client.execute_command(b"MAIL", sender, *options)
+        if response.code != 250:
+            raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender.decode())
+        await client.rcpt(recipient)
+    except (aiosmtplib.SMTPResponseException, ValueError):
+        await _reset(client)
+        raise
+
+
+async def hand_over(client: aiosmtplib.SMTP, message: bytes) -> None:
+    """``DATA``: returns once the server accepted the message (its ``250``)."""
+    try:
+        await client.data(message)
+    except aiosmtplib.SMTPResponseException:
+        await _reset(client)
+        raise
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    if client.is_connected:
+        try:
+            await client.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
 
 
 class CampaignSender:
@@ -258,6 +355,7 @@ class CampaignSender:
         self.token = secrets.token_hex(12)
         self.limiter = RateLimiter(config.per_second)
         self.recorder = SentRecorder(self.token)
+        self.envelope_from = envelope_sender(config.smtp.sender)
         self.sent = 0
         self._templates: dict[int, tuple[dict[str, Any], str | None]] = {}
         self._campaign: dict[str, Any] = {}
@@ -336,23 +434,30 @@ class CampaignSender:
 
         async def worker(client: Any) -> None:
             nonlocal claimed_at
-            while not queue.empty() and not state["paused"]:
-                row = queue.get_nowait()
-                send_id = int(row["id"])
-                if send_id not in pending:
-                    continue
-                if time.monotonic() - claimed_at > self.config.lease_s / 3:
-                    claimed_at = time.monotonic()
-                    still = await renew_claims(list(pending), self.token, self.config.lease_s)
-                    for lost in [i for i in pending if i not in still]:
-                        pending.pop(lost, None)
-                    if await self._status() not in ("sending", "active"):
-                        state["paused"] = True
-                        return
+            recorded: asyncio.Future[None] | None = None  # this connection's last mark
+            try:
+                while not queue.empty() and not state["paused"]:
+                    row = queue.get_nowait()
+                    send_id = int(row["id"])
                     if send_id not in pending:
                         continue
-                await self._send_one(client, row, contacts.get(int(row["contact"])))
-                pending.pop(send_id, None)
+                    if time.monotonic() - claimed_at > self.config.lease_s / 3:
+                        claimed_at = time.monotonic()
+                        still = await renew_claims(list(pending), self.token,
+                                                   self.config.lease_s)  # fmt: skip
+                        for lost in [i for i in pending if i not in still]:
+                            pending.pop(lost, None)
+                        if await self._status() not in ("sending", "active"):
+                            state["paused"] = True
+                            return
+                        if send_id not in pending:
+                            continue
+                    contact = contacts.get(int(row["contact"]))
+                    recorded = await self._send_one(client, row, contact, recorded) or recorded
+                    pending.pop(send_id, None)
+            finally:
+                if recorded is not None and not recorded.done():
+                    await self.recorder.wait(recorded)
 
         await asyncio.gather(*(worker(c) for c in clients))
         if state["paused"] or await self._status() not in ("sending", "active"):
@@ -361,43 +466,54 @@ class CampaignSender:
         return "ok"
 
     async def _send_one(
-        self, client: Any, row: dict[str, Any], contact: dict[str, Any] | None
-    ) -> None:
+        self,
+        client: Any,
+        row: dict[str, Any],
+        contact: dict[str, Any] | None,
+        previous: asyncio.Future[None] | None,
+    ) -> asyncio.Future[None] | None:
+        """Send one message; returns the future of its ``sent`` mark when the server
+        accepted it. ``previous`` (the connection's last mark) is committed before this
+        message is handed over."""
         send_id = int(row["id"])
         if contact is None:
             await mark_failed(send_id, self.token, "the contact no longer exists", permanent=True)
-            return
+            return None
         try:
             template, subject = await self._template_for(int(row["step"]))
+            unsubscribe = signing.unsubscribe_url(self.config.base_url, self.config.secret, send_id)
             rendered = render_email(
-                template, contact, subject=subject,
-                extra={"unsubscribe_url": signing.unsubscribe_url(
-                    self.config.base_url, self.config.secret, send_id)},
-            )  # fmt: skip
-            message, message_id = build_message(self.config, row, self.campaign_id, rendered)
+                template, contact, subject=subject, extra={"unsubscribe_url": unsubscribe}
+            )
+            message, message_id, links = build_message(
+                self.config, row, self.campaign_id, rendered, unsubscribe
+            )
         except Exception as exc:
             await mark_failed(send_id, self.token, f"render: {exc}", permanent=True)
-            return
+            return None
         await self.limiter.wait()
         try:
             if not client.is_connected:
                 await client.connect()
-            await client.sendmail(self.config.smtp.sender, [row["email"]], message)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
+            await open_envelope(client, self.envelope_from, row["email"], len(message))
+            if previous is not None:
+                await self.recorder.wait(previous)
+            await hand_over(client, message)
+        except ValueError as exc:
             await mark_failed(send_id, self.token, str(exc), permanent=True)
-            return
+            return None
         except aiosmtplib.SMTPResponseException as exc:
             await mark_failed(send_id, self.token, f"{exc.code} {exc.message}",
                               permanent=500 <= exc.code < 600)  # fmt: skip
             if exc.code in (421,) or not client.is_connected:
                 client.close()
-            return
+            return None
         except (aiosmtplib.SMTPException, OSError) as exc:
             client.close()
             await mark_failed(send_id, self.token, f"SMTP: {exc}", permanent=False)
-            return
-        await self.recorder.mark(send_id, message_id, rendered.links)
+            return None
         self.sent += 1
+        return self.recorder.add(send_id, message_id, links)
 
 
 async def send_campaign_job(payload: dict[str, Any], ctx: Any) -> dict[str, Any]:
