@@ -129,3 +129,16 @@ async def test_one_click_unsubscribe_stops_later_mail(crm_client, crm_anon_clien
     assert await segments.count_segment(segment, mailable=True) == 0
     bad = link[:-3] + "xyz"
     assert (await crm_anon_client.post(bad)).status_code == 404
+
+
+async def test_unsubscribe_page_speaks_the_visitors_language(crm_anon_client, smtp_sink):
+    await _sent_message(smtp_sink)
+    link = smtp_sink.messages[0]["List-Unsubscribe"].strip("<>").replace("http://crm.test", "")
+    english = await crm_anon_client.get(link, headers={"accept-language": "en"})
+    assert english.status_code == 200 and "Stop receiving marketing email" in english.text
+    persian = await crm_anon_client.get(link, headers={"accept-language": "fa-IR,fa;q=0.9"})
+    assert persian.status_code == 200
+    assert 'dir="rtl"' in persian.text and "لغو اشتراک" in persian.text
+    assert "Unsubscribe" not in persian.text and "marketing email" not in persian.text
+    done = await crm_anon_client.post(link, headers={"accept-language": "fa"})
+    assert done.status_code == 200 and "اشتراک شما لغو شد" in done.text
