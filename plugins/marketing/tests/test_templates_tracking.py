@@ -48,6 +48,26 @@ def test_indirect_ways_to_python_internals_are_refused_or_inert(source):
         assert part in ("<p></p>", ""), part
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 'a' * 100000000 }}",
+        "{{ 100000000 * 'a' }}",
+        "{{ [1] * 100000000 }}",
+        "{{ 2 ** 100000000 }}",
+        "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+    ],
+)
+def test_templates_cannot_make_a_huge_message(source):
+    with pytest.raises(ValidationError):
+        render_email({"html": f"<p>{source}</p>", "text": source}, {"id": 1})
+
+
+def test_ordinary_repetition_still_renders():
+    rendered = render_email({"html": "<p>{{ '-' * 20 }}{{ 2 ** 10 }}</p>"}, {"id": 1})
+    assert "<p>" + "-" * 20 + "1024</p>" in rendered.html
+
+
 async def test_template_is_refused_when_saved(crm_db):
     with pytest.raises(ValidationError) as info:
         await templates_store.create_template(

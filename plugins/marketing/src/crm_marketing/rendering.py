@@ -5,6 +5,10 @@ no attribute starting with ``_``, no mutation of passed objects, no Python inter
 top of that, :func:`check_template` refuses a template that names a private attribute
 (``{{ ''.__class__.__mro__ }}``) when it is saved, so the author hears about it.
 
+Nor may a template make the sender build a huge message: string or list repetition and
+powers are bounded before they are computed, and rendering stops once the output passes
+:data:`MAX_OUTPUT` characters (a loop printing the same line millions of times).
+
 The HTML part is autoescaped (a contact's name cannot inject markup); the text part is not.
 Persian or Arabic content is wrapped in ``dir="rtl"``.
 """
@@ -22,8 +26,31 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from crmcore.errors import ValidationError
 
-_html_env = ImmutableSandboxedEnvironment(autoescape=True)
-_text_env = ImmutableSandboxedEnvironment(autoescape=False)
+MAX_OUTPUT = 2_000_000
+_MAX_EXPONENT = 1_000
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with ``*`` and ``**`` checked before they allocate or compute."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                if (
+                    isinstance(sequence, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(sequence) * times > MAX_OUTPUT
+                ):
+                    raise SecurityError(f"a repetition longer than {MAX_OUTPUT:,} items")
+        elif operator == "**" and isinstance(right, int) and abs(right) > _MAX_EXPONENT:
+            raise SecurityError(f"a power above {_MAX_EXPONENT:,}")
+        return super().call_binop(context, operator, left, right)
+
+
+_html_env = _BoundedSandbox(autoescape=True)
+_text_env = _BoundedSandbox(autoescape=False)
 _RTL_CHARS = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 _TAG = re.compile(r"<[^>]+>")
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'<>\s]+)\2""", re.IGNORECASE)
@@ -92,7 +119,19 @@ def _compiled(autoescape: bool, source: str) -> Any:
 
 def _render(env: ImmutableSandboxedEnvironment, source: str, context: dict[str, Any]) -> str:
     try:
-        return _compiled(env is _html_env, source).render(**context)
+        parts = []
+        size = 0
+        for chunk in _compiled(env is _html_env, source).generate(**context):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise ValidationError(
+                    f"the template renders more than {MAX_OUTPUT:,} characters; "
+                    "an email that large would not be delivered."
+                )
+            parts.append(chunk)
+        return "".join(parts)
+    except ValidationError:
+        raise
     except SecurityError as exc:
         raise ValidationError(f"the template tried something unsafe: {exc}") from exc
     except TemplateSyntaxError as exc:
