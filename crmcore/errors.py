@@ -39,3 +39,26 @@ class Conflict(CRMError):
 
 class PermissionDenied(CRMError):
     status_code = 403
+
+
+class FilterNotAllowed(PermissionDenied):
+    """A filter compares a field its reader may not read (403).
+
+    Answering it would tell them the field's value one probe at a time ("whose city is
+    Yazd?"), so the request is refused rather than the filter dropped: a list that quietly
+    ignored it would look like an answer. ``filter`` is the filter as the request named it
+    (a query parameter, or a name in a filter tree), ``field`` the hidden ``table.field``,
+    ``permission`` what reading it needs; ``errors`` maps the filter to the message, as a
+    ValidationError's does.
+    """
+
+    def __init__(self, filter_name: str, field: str, permission: str) -> None:
+        problem = (
+            f"it compares {field}, which your role may not read (that needs the permission "
+            f"{permission!r}); remove this filter or ask an administrator for the permission."
+        )
+        super().__init__(f"filter {filter_name!r}: {problem}")
+        self.filter = filter_name
+        self.field = field
+        self.permission = permission
+        self.errors = {filter_name: problem}

@@ -343,3 +343,178 @@ async def test_search_without_the_permission_counts_only_visible_fields_page_by_
         bounded = await _pages(client, "/api/v1/contacts", q="falcon", limit=4)
         assert [i for page in bounded for i in page] == expected
         assert any(len(page) < 4 for page in bounded[:-1])
+
+
+class WhereaboutsPlugin:
+    """A plugin that hides where contacts live, how they are tagged, where they work and
+    companies' domains from readers without its permission."""
+
+    @hookimpl
+    def register_permissions(self) -> list[Any]:
+        return [
+            Permission(
+                "whereabouts.view",
+                "See contacts' city, tags and company, and companies' domains",
+                restricts=(
+                    ("contact", "city"),
+                    ("contact", "tags"),
+                    ("contact", "company"),
+                    ("company", "domain"),
+                ),
+            )
+        ]
+
+
+@pytest.fixture
+def whereabouts_plugin(register_test_plugin):
+    register_test_plugin(WhereaboutsPlugin(), "whereabouts")
+
+
+@pytest.fixture
+async def whereabouts(whereabouts_plugin, crm_app) -> dict[str, Any]:
+    """Reza (Yazd, tagged vip, at Kavir Steel), a manager who may not see where he is and a
+    "locator" who may."""
+    from crmcore.services.actor import SYSTEM
+    from crmcore.services.contacts import create_contact
+
+    contact = await create_contact(
+        {
+            "first_name": "Reza",
+            "city": "Yazd",
+            "tags": ["vip"],
+            "company": "Kavir Steel",
+            "stage": "customer",
+        },
+        SYSTEM,
+    )
+    await create_contact({"first_name": "Sara", "city": "Tabriz", "stage": "lead"}, SYSTEM)
+    await create_role(
+        name="locator", permissions=["contacts.read", "contacts.export", "whereabouts.view"]
+    )
+    return {
+        "contact": contact,
+        "manager": await make_user("manager", "manager@example.com"),
+        "locator": await make_user("locator", "locator@example.com"),
+    }
+
+
+# Filters on Reza's hidden fields, each naming the filter the refusal must name.
+HIDDEN_FIELD_FILTERS = [
+    ({"tag": "vip"}, "tag"),
+    ({"company": "Kavir Steel"}, "company"),
+    ({"filters": json.dumps({"filter": "city", "value": "Yazd"})}, "city"),
+    (
+        {
+            "filters": json.dumps(
+                {"and": [{"filter": "stage", "value": "customer"},
+                         {"not": {"filter": "tag", "value": "nobody"}}]}
+            )
+        },
+        "tag",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.crm_plugins("whereabouts")
+async def test_filter_on_a_restricted_field_is_refused_naming_it(whereabouts, crm_app):
+    async with await token_client(crm_app, whereabouts["manager"]) as client:
+        for params, name in HIDDEN_FIELD_FILTERS:
+            response = await client.get("/api/v1/contacts", params=params)
+            assert response.status_code == 403, (params, response.text)
+            body = response.json()
+            assert body["permission"] == "whereabouts.view"
+            assert list(body["errors"]) == [name]
+            assert f"filter {name!r}" in body["detail"]
+            assert "Reza" not in response.text
+        # A filter on a field the manager may read answers as ever.
+        shown = await client.get("/api/v1/contacts", params={"stage": "customer"})
+        assert [c["first_name"] for c in shown.json()["items"]] == ["Reza"]
+        assert "city" not in shown.json()["items"][0]
+
+
+@pytest.mark.crm_plugins("whereabouts")
+async def test_reader_allowed_to_see_the_field_filters_by_it_as_before(whereabouts, crm_app):
+    company_id = whereabouts["contact"]["company_id"]
+    async with await token_client(crm_app, whereabouts["locator"]) as client:
+        for params, _name in [*HIDDEN_FIELD_FILTERS, ({"company": str(company_id)}, "company")]:
+            response = await client.get("/api/v1/contacts", params=params)
+            assert response.status_code == 200, (params, response.text)
+            assert [c["first_name"] for c in response.json()["items"]] == ["Reza"], params
+        missed = await client.get(
+            "/api/v1/contacts",
+            params={"filters": json.dumps({"filter": "city", "value": "Shiraz"})},
+        )
+        assert missed.json()["items"] == []
+        exported = await client.get(
+            "/api/v1/exports/contacts", params={"tag": "vip", "format": "jsonl"}
+        )
+        assert exported.status_code == 200
+        assert [json.loads(line)["first_name"] for line in exported.text.splitlines()] == ["Reza"]
+        page = await client.get("/contacts", params={"tag": "vip"})
+        assert page.status_code == 200
+        assert "Reza" in page.text and "Sara" not in page.text
+
+
+@pytest.mark.crm_plugins("whereabouts")
+async def test_contacts_page_explains_a_refused_filter(whereabouts, crm_app):
+    async with await token_client(crm_app, whereabouts["manager"]) as client:
+        page = await client.get("/contacts", params={"tag": "vip"})
+        rows = await client.get("/contacts", params={"tag": "vip"}, headers={"HX-Request": "true"})
+        company = await client.get(f"/companies/{whereabouts['contact']['company_id']}")
+    assert page.status_code == 403
+    assert "You may not filter by “tag”" in page.text
+    assert "whereabouts.view" in page.text
+    assert 'id="contact-filters"' in page.text  # the list and its filters stay
+    assert "Reza" not in page.text
+    # htmx swaps in only successful answers: the rows carry the message.
+    assert rows.status_code == 200
+    assert "You may not filter by “tag”" in rows.text and "Reza" not in rows.text
+    # The company page does not list who works there to a reader who may not see it.
+    assert company.status_code == 200
+    assert "Kavir Steel" in company.text
+    assert "Your role cannot see which contacts work here." in company.text
+    assert "Reza" not in company.text
+
+
+@pytest.mark.crm_plugins("whereabouts")
+async def test_export_filtered_by_a_restricted_field_is_refused(whereabouts, crm_app):
+    company_id = whereabouts["contact"]["company_id"]
+    async with await token_client(crm_app, whereabouts["locator"]) as locator:
+        allowed = await locator.get(
+            "/api/v1/exports/contacts", params={"company": company_id, "format": "jsonl"}
+        )
+    assert [json.loads(line)["first_name"] for line in allowed.text.splitlines()] == ["Reza"]
+    await create_role(name="exporter", permissions=["contacts.read", "contacts.export"])
+    exporter = await make_user("exporter", "exporter@example.com")
+    async with await token_client(crm_app, exporter) as client:
+        for params, name in [({"tag": "vip"}, "tag"), ({"company": company_id}, "company")]:
+            response = await client.get(
+                "/api/v1/exports/contacts", params={**params, "format": "csv"}
+            )
+            assert response.status_code == 403, (params, response.text)
+            assert list(response.json()["errors"]) == [name]
+            assert response.json()["permission"] == "whereabouts.view"
+            assert "Reza" not in response.text
+        fine = await client.get("/api/v1/exports/contacts", params={"stage": "customer"})
+    assert fine.status_code == 200
+    assert "Reza" in fine.text and "Yazd" not in fine.text
+
+
+@pytest.mark.crm_plugins("whereabouts")
+async def test_company_search_matches_only_the_fields_the_reader_may_see(whereabouts, crm_app):
+    from crmcore.services.actor import SYSTEM
+    from crmcore.services.companies import update_company
+
+    await update_company(
+        whereabouts["contact"]["company_id"], {"domain": "hidden-steel.example"}, SYSTEM
+    )
+    async with await token_client(crm_app, whereabouts["manager"]) as client:
+        by_domain = await client.get("/api/v1/companies", params={"q": "hidden-steel"})
+        by_name = await client.get("/api/v1/companies", params={"q": "kavir"})
+        page = await client.get("/companies", params={"q": "hidden-steel"})
+    assert by_domain.json()["items"] == []
+    assert [c["name"] for c in by_name.json()["items"]] == ["Kavir Steel"]
+    assert "Kavir Steel" not in page.text
+    async with await token_client(crm_app, whereabouts["locator"]) as client:
+        allowed = await client.get("/api/v1/companies", params={"q": "hidden-steel"})
+    assert [c["name"] for c in allowed.json()["items"]] == ["Kavir Steel"]

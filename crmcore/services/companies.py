@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from crmcore.errors import Conflict, NotFound, ValidationError
-from crmcore.permissions import redact
+from crmcore.permissions import hidden_fields, redact
 from crmcore.services.actor import Actor
 from crmcore.services.audit import diff, record_audit
 from crmcore.services.custom_fields import validate_custom
@@ -320,10 +320,16 @@ async def delete_company(company_id: int, actor: Actor) -> None:
         await emit_event("company.deleted", {"id": before["id"], "company": before})
 
 
+# What a company search (``q``) looks in: field -> the lowered text compared.
+_SEARCHED = {"name": "lower(company.name)", "domain": "lower(coalesce(company.domain, ''))"}
+
+
 async def list_companies(
     actor: Actor, q: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> Page:
-    """Companies newest first; ``q`` matches a part of the name or domain."""
+    """Companies newest first; ``q`` matches a part of the name or domain, of those two the
+    ones ``actor`` may read (a search by a hidden domain finds nothing, as a contact search
+    by a hidden field does)."""
     require(actor, "contacts.read")
     limit = check_limit(limit)
     where: list[str] = []
@@ -332,16 +338,17 @@ async def list_companies(
         where.append("company.owner = {}")
         args.append(actor.user_id)
     if q and q.strip():
+        hidden = hidden_fields("company", actor)
+        searched = [text for field, text in _SEARCHED.items() if field not in hidden]
+        if not searched:
+            return Page(items=[], next=None)
         pattern = (
             "%"
             + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             + "%"
         )
-        where.append(
-            "(lower(company.name) LIKE {} ESCAPE '\\' OR "
-            "lower(coalesce(company.domain, '')) LIKE {} ESCAPE '\\')"
-        )
-        args.extend([pattern, pattern])
+        where.append("(" + " OR ".join(f"{text} LIKE {{}} ESCAPE '\\'" for text in searched) + ")")
+        args.extend([pattern] * len(searched))
     after_id = decode_cursor(cursor)
     if after_id is not None:
         where.append("company.id < {}")

@@ -22,6 +22,7 @@ from crmcore.services.companies import (
     tag_ids,
 )
 from crmcore.services.custom_fields import validate_custom
+from crmcore.services.filter_access import LIST_PARAMETERS, check_parameters
 from crmcore.services.normalize import normalize_email, normalize_phone
 from crmcore.services.outbox import emit_event
 from crmcore.services.pagination import Page, check_limit, decode_cursor, encode_cursor
@@ -257,10 +258,22 @@ async def list_contacts(
     ``q`` is a full-text search (names, emails, phones in any format, company, tags),
     counting only the fields ``actor`` may read (a search by a hidden title finds nothing);
     ``owner`` is a user id or ``"me"``; ``company`` an id or a name; ``filters`` a tree of
-    named filters (see ``crmcore.services.filters``).
+    named filters (see ``crmcore.services.filters``). A filter on a field ``actor`` may not
+    read raises FilterNotAllowed (``crmcore.services.filter_access``).
     """
     require(actor, "contacts.read")
     limit = check_limit(limit)
+    check_parameters(
+        actor,
+        {
+            "tag": tag,
+            "stage": stage,
+            "owner": owner,
+            "company": company,
+            "updated_since": updated_since,
+        },
+        LIST_PARAMETERS,
+    )
     where: list[str] = []
     args: list[Any] = []
 
@@ -310,7 +323,7 @@ async def list_contacts(
     if filters:
         from crmcore.services.filters import compile_filter_tree
 
-        sql, values = compile_filter_tree(filters, plugin_manager(), engine_type())
+        sql, values = compile_filter_tree(filters, plugin_manager(), engine_type(), actor)
         add(sql, *values)
     after_id = decode_cursor(cursor)
     hidden = hidden_search_parts(actor) if q is not None and q.strip() else frozenset()

@@ -29,6 +29,7 @@ from crmcore.errors import ValidationError
 from crmcore.permissions import hidden_fields, redact
 from crmcore.services.actor import Actor
 from crmcore.services.contacts import contact_dicts
+from crmcore.services.filter_access import LIST_PARAMETERS, check_parameters
 from crmcore.services.records import require
 from crmcore.services.search import parse_query, search_condition
 from crmcore.services.visible_search import hidden_search_parts, visible_matches
@@ -427,6 +428,29 @@ def _check_ids(filters: ExportFilters) -> None:
             raise ValidationError.for_field(name, "is not a record id")
 
 
+# What each export's filters compare, by the name the API gives the filter.
+_FILTER_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "contacts": LIST_PARAMETERS,
+    "companies": {"updated_since": ("company.updated_at",)},
+    "interactions": {"contact_id": ("interaction.contact",), "channel": ("interaction.channel",)},
+}
+
+
+def _check_readable_filters(entity: str, filters: ExportFilters, reader: Actor) -> None:
+    """Refuse a filter on a field the reader may not read: the rows exported would tell
+    its values, though the column itself is left out."""
+    values = {
+        "tag": filters.tag,
+        "stage": filters.stage,
+        "owner": filters.owner,
+        "company": filters.company,
+        "updated_since": filters.updated_since,
+        "contact_id": filters.contact,
+        "channel": filters.channel,
+    }
+    check_parameters(reader, values, _FILTER_FIELDS.get(entity, {}))
+
+
 async def plan_export(entity: str, reader: Actor, filters: ExportFilters | None = None) -> Export:
     """Check permission and filters and decide the columns ``reader`` may receive.
 
@@ -434,6 +458,7 @@ async def plan_export(entity: str, reader: Actor, filters: ExportFilters | None 
     require(reader, "contacts.export")
     filters = filters or ExportFilters()
     _check_ids(filters)
+    _check_readable_filters(entity, filters, reader)
     if entity == "contacts":
         columns = _visible_columns(
             "contact", CONTACT_COLUMNS, await _custom_keys("contact"), reader

@@ -23,6 +23,8 @@ from datetime import timedelta
 from typing import Any
 
 from crmcore.errors import ValidationError
+from crmcore.services.actor import Actor
+from crmcore.services.filter_access import check_filter_node
 from crmcore.services.records import now, parse_datetime
 from crmcore.tables import CHANNELS, STAGES
 
@@ -42,12 +44,18 @@ _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 @dataclass(frozen=True)
 class ContactFilter:
     """A named filter: ``params`` maps each parameter to a label for forms (optional ones
-    say so), ``build(params, engine_type)`` returns ``(sql, args)`` over ``contact``."""
+    say so), ``build(params, engine_type)`` returns ``(sql, args)`` over ``contact``.
+
+    ``reads`` names the fields the filter compares, as ``table.field`` (``contact.city``;
+    ``{param}`` is replaced by that parameter, as in ``contact.custom.{key}``): a reader
+    who may not read one of them is refused the filter (``crmcore.services.filter_access``).
+    """
 
     name: str
     label: str
     params: dict[str, str]
     build: Callable[[dict[str, Any], str], tuple[str, list[Any]]]
+    reads: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- parameters
@@ -253,60 +261,96 @@ def _no_interaction(params: dict[str, Any], engine_type: str) -> tuple[str, list
 
 _VALUE = {"value": "Value"}
 _DAYS_CHANNEL = {"days": "Days", "channel": "Channel (optional)"}
+_INTERACTION_READS = ("interaction.occurred_at", "interaction.channel", "interaction.status")
 
 CORE_FILTERS: tuple[ContactFilter, ...] = (
-    ContactFilter("stage", "Lifecycle stage is", {"value": "Stage"}, _stage),
-    ContactFilter("tag", "Has tag", {"value": "Tag"}, _tag),
-    ContactFilter("owner", "Owner is", {"value": "User id (or 'none')"}, _owner),
-    ContactFilter("company", "Works at", {"value": "Company id or name"}, _company),
+    ContactFilter("stage", "Lifecycle stage is", {"value": "Stage"}, _stage, ("contact.stage",)),
+    ContactFilter("tag", "Has tag", {"value": "Tag"}, _tag, ("contact.tags",)),
+    ContactFilter(
+        "owner", "Owner is", {"value": "User id (or 'none')"}, _owner, ("contact.owner",)
+    ),
+    ContactFilter(
+        "company", "Works at", {"value": "Company id or name"}, _company, ("contact.company",)
+    ),
     ContactFilter(
         "city",
         "City is",
         {"value": "City"},
         lambda p, e: _equals("city", fold_case=True)(p, e, "city"),
+        ("contact.city",),
     ),
-    ContactFilter("country", "Country is", {"value": "Country code"}, _country),
+    ContactFilter(
+        "country", "Country is", {"value": "Country code"}, _country, ("contact.country",)
+    ),
     ContactFilter(
         "source",
         "Source is",
         {"value": "Source"},
         lambda p, e: _equals("source", fold_case=True)(p, e, "source"),
+        ("contact.source",),
     ),
     ContactFilter(
-        "created_after", "Created on or after", {"value": "Date"}, _created(">=", "created_after")
+        "created_after",
+        "Created on or after",
+        {"value": "Date"},
+        _created(">=", "created_after"),
+        ("contact.created_at",),
     ),
     ContactFilter(
-        "created_before", "Created before", {"value": "Date"}, _created("<", "created_before")
+        "created_before",
+        "Created before",
+        {"value": "Date"},
+        _created("<", "created_before"),
+        ("contact.created_at",),
     ),
     ContactFilter(
         "custom_equals",
         "Custom field equals",
         {"key": "Field", "value": "Value"},
         _custom_equals,
+        ("contact.custom.{key}",),
     ),
     ContactFilter(
         "custom_contains",
         "Custom field contains",
         {"key": "Field", "value": "Text or choice"},
         _custom_contains,
+        ("contact.custom.{key}",),
     ),
     ContactFilter(
-        "has_email", "Has an email address", {}, lambda p, e: ("contact.email IS NOT NULL", [])
+        "has_email",
+        "Has an email address",
+        {},
+        lambda p, e: ("contact.email IS NOT NULL", []),
+        ("contact.email",),
     ),
     ContactFilter(
-        "has_phone", "Has a phone number", {}, lambda p, e: ("contact.phone IS NOT NULL", [])
+        "has_phone",
+        "Has a phone number",
+        {},
+        lambda p, e: ("contact.phone IS NOT NULL", []),
+        ("contact.phone",),
     ),
     ContactFilter(
-        "interacted_within_days", "Interacted within the last days", _DAYS_CHANNEL, _interacted
+        "interacted_within_days",
+        "Interacted within the last days",
+        _DAYS_CHANNEL,
+        _interacted,
+        _INTERACTION_READS,
     ),
     ContactFilter(
-        "purchased_within_days", "Purchased within the last days", {"days": "Days"}, _purchased
+        "purchased_within_days",
+        "Purchased within the last days",
+        {"days": "Days"},
+        _purchased,
+        _INTERACTION_READS,
     ),
     ContactFilter(
         "no_interaction_within_days",
         "No interaction within the last days",
         _DAYS_CHANNEL,
         _no_interaction,
+        _INTERACTION_READS,
     ),
 )
 
@@ -338,17 +382,28 @@ def registered_filters(pm: Any) -> dict[str, ContactFilter]:
     return filters
 
 
-def compile_filter_tree(tree: dict[str, Any], pm: Any, engine_type: str) -> tuple[str, list[Any]]:
+def compile_filter_tree(
+    tree: dict[str, Any], pm: Any, engine_type: str, reader: Actor | None = None
+) -> tuple[str, list[Any]]:
     """One boolean SQL expression (``{}`` placeholders) and its args for a filter tree of
     ``{"and": [...]}``, ``{"or": [...]}``, ``{"not": node}`` and
     ``{"filter": name, **params}`` nodes. Unknown filters or bad params raise
-    ValidationError for the field ``filters``."""
+    ValidationError for the field ``filters``.
+
+    With a ``reader``, a filter comparing a field they may not read raises
+    FilterNotAllowed (``crmcore.services.filter_access``); without one (automation rules,
+    which run as the system) every filter compiles.
+    """
     available = registered_filters(pm)
-    return _compile(tree, available, engine_type, 0)
+    return _compile(tree, available, engine_type, 0, reader)
 
 
 def _compile(
-    node: Any, available: dict[str, ContactFilter], engine_type: str, depth: int
+    node: Any,
+    available: dict[str, ContactFilter],
+    engine_type: str,
+    depth: int,
+    reader: Actor | None,
 ) -> tuple[str, list[Any]]:
     if depth > MAX_DEPTH:
         raise ValidationError.for_field("filters", f"nest filters at most {MAX_DEPTH} deep.")
@@ -361,11 +416,13 @@ def _compile(
                 raise ValidationError.for_field("filters", f"{junction!r} takes a list.")
             if not children:
                 return empty, []
-            parts = [_compile(child, available, engine_type, depth + 1) for child in children]
+            parts = [
+                _compile(child, available, engine_type, depth + 1, reader) for child in children
+            ]
             sql = f" {junction.upper()} ".join(f"({part})" for part, _args in parts)
             return sql, [arg for _part, args in parts for arg in args]
     if "not" in node:
-        sql, args = _compile(node["not"], available, engine_type, depth + 1)
+        sql, args = _compile(node["not"], available, engine_type, depth + 1, reader)
         return f"NOT ({sql})", args
     name = node.get("filter")
     if not name:
@@ -379,4 +436,6 @@ def _compile(
             f"there is no contact filter {name!r} (available: {', '.join(sorted(available))}).",
         )
     params = {k: v for k, v in node.items() if k != "filter"}
+    if reader is not None:
+        check_filter_node(reader, contact_filter, params)
     return contact_filter.build(params, engine_type)

@@ -14,7 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from crmcore.auth.middleware import install_auth
-from crmcore.errors import CRMError, ValidationError
+from crmcore.errors import CRMError, FilterNotAllowed, ValidationError
 from crmcore.plugins import CRMPluginManager
 from crmcore.settings import Settings
 from crmcore.web.db_errors import db_error_handlers
@@ -32,6 +32,10 @@ def crm_error_handler(request: Request[Any, Any, Any], exc: CRMError) -> Respons
     body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.message}
     if isinstance(exc, ValidationError) and exc.errors:
         body["errors"] = exc.errors
+    if isinstance(exc, FilterNotAllowed):
+        # Shaped like a missing permission (it names the permission) and like refused
+        # input (``errors`` names the filter), so either kind of client can show it.
+        body.update(permission=exc.permission, errors=exc.errors)
     return Response(body, status_code=exc.status_code)
 
 

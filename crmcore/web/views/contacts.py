@@ -16,11 +16,12 @@ from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Response, Template
 
-from crmcore.errors import ValidationError
+from crmcore.errors import FilterNotAllowed, ValidationError
 from crmcore.services.actor import Actor
 from crmcore.services.contacts import create_contact, get_contact, list_contacts, update_contact
 from crmcore.services.custom_fields import list_fields
 from crmcore.services.interactions import log_interaction
+from crmcore.services.pagination import Page
 from crmcore.services.tags import add_tags, list_tags
 from crmcore.services.tasks import create_task, list_tasks
 from crmcore.services.timeline import contact_timeline
@@ -77,28 +78,42 @@ async def contacts_list(
     company: FromQuery[str] = "",
     cursor: FromQuery[str] = "",
 ) -> Template:
-    page = await list_contacts(
-        actor,
-        q=q or None,
-        tag=tag or None,
-        stage=stage or None,
-        owner=owner or None,
-        company=company or None,
-        cursor=cursor or None,
-        limit=PAGE_SIZE,
-    )
     filters = {"q": q, "tag": tag, "stage": stage, "owner": owner, "company": company}
+    refused = ""
+    try:
+        page = await list_contacts(
+            actor,
+            q=q or None,
+            tag=tag or None,
+            stage=stage or None,
+            owner=owner or None,
+            company=company or None,
+            cursor=cursor or None,
+            limit=PAGE_SIZE,
+        )
+    except FilterNotAllowed as exc:
+        # The list stays, with the filters as chosen, so the user can clear the one refused.
+        page = Page(items=[], next=None)
+        refused = translator_for(request).gettext(
+            "You may not filter by “%(filter)s”: your role cannot see that field. Ask an "
+            "administrator for the permission “%(permission)s”, or clear the filter."
+        ) % {"filter": exc.filter, "permission": exc.permission}
     context = {
         "contacts": page.items,
         "next_cursor": page.next,
         "filters": filters,
         "search_query": q,
+        "refused": refused,
     }
     wants_rows = is_htmx(request) and not request.headers.get("hx-history-restore-request")
     if wants_rows:
+        # 200 even when refused: htmx swaps in only successful answers, and the rows
+        # carry the message.
         return await render(request, "core/contact_rows.html", context)
     context.update(tags=await list_tags(), users=await user_names())
-    return await render(request, "core/contacts.html", context)
+    return await render(
+        request, "core/contacts.html", context, status_code=403 if refused else 200
+    )
 
 
 @post("/contacts/bulk-tag", name="contacts-bulk-tag")
