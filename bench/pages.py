@@ -105,7 +105,8 @@ def first_match(pattern: str, text: str, what: str) -> str:
 
 
 def page_paths(client: httpx.Client) -> list[str]:
-    """Every core page, with record pages for a contact and a company from the demo data."""
+    """Every core page, with record pages for a contact and a company from the demo data,
+    and each enabled plugin's page from the navigation."""
     contacts = client.get("/contacts").text
     contact_id = first_match(r'href="/contacts/(\d+)"', contacts, "contact")
     company_id = first_match(r'href="/companies/(\d+)"', client.get("/companies").text, "company")
@@ -127,9 +128,29 @@ def page_paths(client: httpx.Client) -> list[str]:
         "/settings/users",
         "/plugins",
         f"/search?q={last_name}",
+        "/imports",
+        "/duplicates",
+        *plugin_pages(client),
         "/?lang=fa",
         "/contacts?lang=fa",
     ]
+
+
+# Paths the core serves itself; every other first path segment in the top bar is a plugin's.
+CORE_SEGMENTS = {
+    "", "contacts", "companies", "tasks", "calendar", "settings", "plugins", "search",
+    "imports", "duplicates", "login", "logout", "static", "api", "schema", "healthz",
+}  # fmt: skip
+
+
+def plugin_pages(client: httpx.Client) -> list[str]:
+    """The pages the enabled plugins put in the navigation (the bar or its "More" menu)."""
+    dashboard = client.get("/").text
+    found = []
+    for path in re.findall(r'href="(/[a-z_]+/[^"?#]*)"', dashboard):
+        if path.split("/")[1] not in CORE_SEGMENTS and path not in found:
+            found.append(path)
+    return found
 
 
 def main() -> int:
