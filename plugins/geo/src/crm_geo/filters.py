@@ -4,6 +4,10 @@ Registered through ``register_contact_filters``, so the contacts API and list, m
 segments and automation rules can target "customers within 5 km of the new branch" or
 "everyone inside the Mall geofence". Each compiles to one SQL expression over ``contact``
 that reaches ``geo_location`` through its spatial index and then tests exactly.
+
+Neither compares a field of ``contact`` (only geo's own ``geo_location`` and
+``geo_geofence``), so neither declares ``reads``: field-level access on contacts never
+refuses them. A geo filter that compared, say, ``contact.city`` would declare it.
 """
 
 from __future__ import annotations

@@ -74,27 +74,27 @@ class MarketingController(Controller):
     tags = ["marketing"]
 
     @get("/segments", guards=[READ])
-    async def list_segments(self) -> list[dict[str, Any]]:
-        return [{**s, "count": await segments.count_segment(s)}
-                for s in await segments.list_segments()]  # fmt: skip
+    async def list_segments(self, actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
+        return await segments.counted_segments(actor)
 
     @post("/segments", guards=[WRITE])
     async def create_segment(
         self, data: JSONBody[SegmentIn], actor: NamedDependency[Actor]
     ) -> dict[str, Any]:
         segment = await segments.create_segment(data.name, data.filter, actor, static=data.static)
-        return {**segment, "count": await segments.count_segment(segment)}
+        return {**segment, "count": await segments.count_segment(segment, reader=actor)}
 
     @get("/segments/{segment_id:int}/members", guards=[READ])
     async def segment_members(
-        self, segment_id: FromPath[int], limit: FromQuery[int] = 50, offset: FromQuery[int] = 0
-    ) -> dict[str, Any]:
+        self, segment_id: FromPath[int], actor: NamedDependency[Actor],
+        limit: FromQuery[int] = 50, offset: FromQuery[int] = 0,
+    ) -> dict[str, Any]:  # fmt: skip
         segment = await segments.get_segment(segment_id)
         return {
-            "count": await segments.count_segment(segment),
-            "mailable": await segments.count_segment(segment, mailable=True),
+            "count": await segments.count_segment(segment, reader=actor),
+            "mailable": await segments.count_segment(segment, mailable=True, reader=actor),
             "items": await segments.segment_members(
-                segment, limit=min(max(limit, 1), 500), offset=max(offset, 0)
+                segment, limit=min(max(limit, 1), 500), offset=max(offset, 0), reader=actor
             ),
         }
 

@@ -17,7 +17,7 @@ from crm_marketing import campaigns as svc
 from crm_marketing import tracking
 from crm_marketing.config import tracking_secret
 from crm_marketing.reports import campaign_report
-from crm_marketing.segments import count_segment, list_segments
+from crm_marketing.segments import counted_segments
 from crmcore.auth.guards import requires
 from crmcore.errors import NotFound
 from crmcore.services.actor import Actor
@@ -37,7 +37,7 @@ def _secret(request: Request[Any, Any, Any]) -> str:
 
 @get("/", name="marketing:campaigns", guards=[READ], include_in_schema=False)
 async def campaign_list(actor: NamedDependency[Actor]) -> Template:
-    segments = [{**s, "count": await count_segment(s)} for s in await list_segments()]
+    segments = await counted_segments(actor)
     return Template(
         template_name="marketing/list.html",
         context={"campaigns": await svc.list_campaigns(), "segments": segments},

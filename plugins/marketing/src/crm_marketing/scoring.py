@@ -43,7 +43,8 @@ async def create_rule(data: dict[str, Any], actor: Actor) -> dict[str, Any]:
         raise ValidationError.for_field("points", "must be a whole number.") from None
     params = data.get("params") or {}
     if kind == "field":
-        compile_filter_tree(params.get("filter") or {}, plugin_manager(), engine_type())
+        # Checked with the author as reader: a rule's points must not tell a hidden field.
+        compile_filter_tree(params.get("filter") or {}, plugin_manager(), engine_type(), actor)
     if kind == "inactivity" and not int(params.get("days") or 0) > 0:
         raise ValidationError.for_field("params", "inactivity needs 'days' (more than 0).")
     if kind == "threshold":

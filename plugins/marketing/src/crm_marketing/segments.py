@@ -1,6 +1,11 @@
 """Segments: saved filter trees over contacts (the core's filter system, so plugin filters
 such as ``geo.within_km`` work) and static lists. Counts and members are computed by the
-database: a segment compiles to one WHERE clause over ``contact``."""
+database: a segment compiles to one WHERE clause over ``contact``.
+
+A person who creates, counts or previews a segment is its filter tree's reader: a filter
+comparing a contact field their role may not read (field-level access) is refused with the
+core's 403 (``FilterNotAllowed``), so a segment cannot probe a hidden field one count at a
+time. Sending (a background job) and the CLI act as the system and compile every filter."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Any
 
 from crm_marketing.history import audit
 from crm_marketing.tables import Segment, SegmentMember
-from crmcore.errors import Conflict, NotFound, ValidationError
+from crmcore.errors import Conflict, FilterNotAllowed, NotFound, ValidationError
 from crmcore.services.actor import Actor
 from crmcore.services.filters import compile_filter_tree
 from crmcore.services.records import engine_type, fetch, iso, load_json, plugin_manager, require
@@ -39,27 +44,33 @@ def _check_name(name: Any) -> str:
     return name.strip()
 
 
-def segment_where(segment: dict[str, Any]) -> tuple[str, list[Any]]:
-    """The segment as a boolean SQL expression over ``contact`` (``{}`` placeholders)."""
+def segment_where(segment: dict[str, Any], reader: Actor | None = None) -> tuple[str, list[Any]]:
+    """The segment as a boolean SQL expression over ``contact`` (``{}`` placeholders).
+
+    With a ``reader``, a filter on a field they may not read raises FilterNotAllowed;
+    without one (sending, drips: the system) every filter compiles."""
     if segment["static"]:
         return (
             "contact.id IN (SELECT m.contact FROM marketing_segment_member m WHERE m.segment = {})",
             [segment["id"]],
         )
-    return compile_filter_tree(segment["filter"] or {"and": []}, plugin_manager(), engine_type())
+    return compile_filter_tree(
+        segment["filter"] or {"and": []}, plugin_manager(), engine_type(), reader
+    )
 
 
 async def create_segment(
     name: str, tree: dict[str, Any] | None, actor: Actor, *, static: bool = False
 ) -> dict[str, Any]:
-    """Save a filter tree (checked by compiling it) or an empty static list."""
+    """Save a filter tree (checked by compiling it with ``actor`` as its reader) or an
+    empty static list."""
     require(actor, "marketing.write")
     name = _check_name(name)
     tree = {} if static else (tree or {"and": []})
     if not isinstance(tree, dict):
         raise ValidationError.for_field("filter", "the filter must be a JSON object.")
     if not static:
-        compile_filter_tree(tree, plugin_manager(), engine_type())
+        compile_filter_tree(tree, plugin_manager(), engine_type(), actor)
     async with write_transaction():
         if await Segment.exists().where(Segment.name == name):
             raise Conflict(f"there is already a segment named {name!r}.")
@@ -85,6 +96,19 @@ async def list_segments() -> list[dict[str, Any]]:
     return [_shape(row) for row in rows]
 
 
+async def counted_segments(reader: Actor) -> list[dict[str, Any]]:
+    """Every segment with its ``count`` for ``reader``: None for a segment whose filter
+    compares a field they may not read (listing the others is not refused for it)."""
+    counted = []
+    for segment in await list_segments():
+        try:
+            count: int | None = await count_segment(segment, reader=reader)
+        except FilterNotAllowed:
+            count = None
+        counted.append({**segment, "count": count})
+    return counted
+
+
 async def delete_segment(segment_id: int, actor: Actor) -> None:
     require(actor, "marketing.write")
     segment = await get_segment(segment_id)
@@ -95,10 +119,13 @@ async def delete_segment(segment_id: int, actor: Actor) -> None:
                            {"name": [segment["name"], None]})  # fmt: skip
 
 
-async def count_segment(segment: dict[str, Any], *, mailable: bool = False) -> int:
+async def count_segment(
+    segment: dict[str, Any], *, mailable: bool = False, reader: Actor | None = None
+) -> int:
     """How many contacts match; ``mailable`` counts only those a broadcast would reach
-    (an email address, not unsubscribed or do-not-contact)."""
-    where, args = segment_where(segment)
+    (an email address, not unsubscribed or do-not-contact). ``reader`` as for
+    :func:`segment_where`."""
+    where, args = segment_where(segment, reader)
     if mailable:
         where = f"({where}) AND contact.email IS NOT NULL AND {NOT_SUPPRESSED}"
     rows = await fetch(f"SELECT count(*) AS n FROM contact WHERE {where}", args)
@@ -106,10 +133,11 @@ async def count_segment(segment: dict[str, Any], *, mailable: bool = False) -> i
 
 
 async def segment_members(
-    segment: dict[str, Any], *, limit: int = 50, offset: int = 0
+    segment: dict[str, Any], *, limit: int = 50, offset: int = 0, reader: Actor | None = None
 ) -> list[dict[str, Any]]:
-    """A page of matching contacts (id, names, email), by id."""
-    where, args = segment_where(segment)
+    """A page of matching contacts (id, names, email), by id. ``reader`` as for
+    :func:`segment_where`."""
+    where, args = segment_where(segment, reader)
     rows = await fetch(
         "SELECT contact.id, contact.first_name, contact.last_name, contact.email, "
         f"contact.stage FROM contact WHERE {where} ORDER BY contact.id LIMIT {{}} OFFSET {{}}",
