@@ -299,7 +299,10 @@ def _script(name: str, argv: list[str], timeout: float) -> Any:
             argv = [target if a == "--json-target" else a for a in argv]  # type: ignore[misc]
         out = subprocess.run([PYTHON, str(BENCH / name), *map(str, argv)], capture_output=True,
                              text=True, timeout=timeout, cwd=tmp)  # fmt: skip
-        if out.returncode:
+        # Exit 1 with the JSON written means "measured, and a goal was missed": the figures
+        # are kept (each row says whether it met its goal); anything else is a failure.
+        measured = wants_json and out.returncode == 1 and target.exists()
+        if out.returncode and not measured:
             raise RuntimeError(f"{name} exited {out.returncode}: {out.stderr[-2000:]}")
         return json.loads(target.read_text() if wants_json else out.stdout)
 
@@ -365,7 +368,8 @@ def bench_pages(args: argparse.Namespace) -> list[dict]:
         argv += ["--database-url", _fresh_pg(args, "pages")]
     rows = _script("pages.py", argv, args.timeout)
     return [result(f"page {r['page']}: median ms (baseline: bare route)", r["median_ms"],
-                   r["baseline_ms"], "ms", p95_ms=r["p95_ms"]) for r in rows]  # fmt: skip
+                   r["baseline_ms"], "ms", p95_ms=r["p95_ms"],
+                   p95_under_goal=r["ok"]) for r in rows]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- plumbing
