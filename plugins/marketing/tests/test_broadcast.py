@@ -29,17 +29,18 @@ async def broadcast(segment_name: str = "everyone", tree: dict | None = None) ->
 
 
 async def test_broadcast_delivers_once_per_contact_and_skips_unsubscribed(crm_db, smtp_sink):
-    ids = await many_contacts(10_000)
+    """10,025 contacts with an email, 25 of them unsubscribed: exactly 10,000 messages."""
+    ids = await many_contacts(10_025)
     for contact_id in ids[:25]:
         await record_consent(contact_id, "withdraw", SYSTEM, source="test")
     campaign = await broadcast()
     segment = await segments.get_segment("everyone")
-    assert await segments.count_segment(segment) == 10_000
-    assert await segments.count_segment(segment, mailable=True) == 9_975
+    assert await segments.count_segment(segment) == 10_025
+    assert await segments.count_segment(segment, mailable=True) == 10_000
     started = await campaigns.start_campaign(campaign["id"], SYSTEM)
-    assert started["queued"] == 9_975
+    assert started["queued"] == 10_000
     await run_jobs()
-    assert len(smtp_sink.messages) == 9_975
+    assert len(smtp_sink.messages) == 10_000
     assert set(smtp_sink.by_recipient.values()) == {1}
     assert "c0@example.com" not in smtp_sink.by_recipient
     assert (await campaigns.get_campaign(campaign["id"]))["status"] == "sent"
@@ -49,26 +50,27 @@ async def test_broadcast_delivers_once_per_contact_and_skips_unsubscribed(crm_db
 
 
 async def test_pause_midway_then_resume_sends_each_contact_exactly_once(crm_db, smtp_sink):
-    await many_contacts(400)
+    await many_contacts(10_000)
     campaign = await broadcast()
 
-    def pause_at_150(count: int) -> None:
+    def pause_at_3000(count: int) -> None:
         # The campaign is paused while messages are in flight, as an operator would.
-        if count == 150:
+        if count == 3_000:
             Campaign.update({Campaign.status: "paused"}).where(
                 Campaign.id == campaign["id"]
             ).run_sync()
 
-    smtp_sink.on_data = pause_at_150
+    smtp_sink.on_data = pause_at_3000
     await campaigns.start_campaign(campaign["id"], SYSTEM)
     await run_jobs()
     halfway = len(smtp_sink.messages)
-    assert 150 <= halfway < 400
+    assert 3_000 <= halfway < 10_000
     assert (await campaigns.get_campaign(campaign["id"]))["status"] == "paused"
     smtp_sink.on_data = None
     await campaigns.resume_campaign(campaign["id"], SYSTEM)
     await run_jobs()
-    assert len(smtp_sink.messages) == 400
+    assert len(smtp_sink.messages) == 10_000
+    assert len(smtp_sink.by_recipient) == 10_000
     assert set(smtp_sink.by_recipient.values()) == {1}
 
 

@@ -25,8 +25,8 @@ from crmcore.services.actor import SYSTEM
 
 pytestmark = pytest.mark.crm_plugins("marketing")
 
-CONTACTS = 1000
-KILL_AT = 300
+CONTACTS = 10_000
+KILL_AT = 3_000
 
 
 def _worker(crm_settings, smtp_sink, *extra: str) -> subprocess.Popen[bytes]:
