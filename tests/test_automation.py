@@ -12,6 +12,7 @@ from email import message_from_bytes
 from typing import Any
 
 import pytest
+from filter_support import name_starts_filter
 from http_receiver import Receiver
 
 from crmcore.errors import ValidationError
@@ -130,17 +131,7 @@ class NamePrefixFilter:
 
     @hookimpl
     def register_contact_filters(self) -> list[ContactFilter]:
-        return [
-            ContactFilter(
-                name="test.name_starts",
-                label="Name starts with",
-                params={"prefix": "Prefix"},
-                build=lambda params, engine: (
-                    "contact.first_name LIKE {}",
-                    [params["prefix"] + "%"],
-                ),
-            )
-        ]
+        return [name_starts_filter()]
 
 
 async def test_conditions_take_plugin_filters(crm_user, runner, clock, register_test_plugin):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from filter_support import name_starts_filter
 
 from crmcore.errors import ValidationError
 from crmcore.hookspecs import hookimpl
@@ -122,15 +123,7 @@ class NamePrefixPlugin:
     @hookimpl
     def register_contact_filters(self) -> list[ContactFilter]:
         return [
-            ContactFilter(
-                name="test.name_starts",
-                label="Name starts with",
-                params={"prefix": "Prefix"},
-                build=lambda params, engine: (
-                    "contact.first_name LIKE {}",
-                    [params["prefix"] + "%"],
-                ),
-            ),
+            name_starts_filter(),
             ContactFilter("stage", "Clash", {}, lambda params, engine: ("1 = 1", [])),
         ]
 

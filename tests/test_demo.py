@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,6 @@ from crmcore.services.actor import SYSTEM
 from crmcore.services.contacts import list_contacts
 from crmcore.services.records import fetch
 from crmcore.tables import CHANNELS, Contact, ContactPoint, CustomField, Interaction, User
-from crmcore.testing.plugin import run_sync
 
 pytestmark = pytest.mark.anyio
 
@@ -98,14 +98,10 @@ async def test_demo_refuses_a_non_empty_instance_unless_forced(crm_db):
 
 
 @pytest.fixture
-def empty_instance(crm_settings, crm_pm, _crm_template_dir) -> None:
-    from crmcore.testing.databases import open_test_database
-
-    async def prepare() -> None:
-        db = await open_test_database(crm_settings.database_url, crm_pm, _crm_template_dir)
-        await db.close()
-
-    run_sync(prepare())
+def empty_instance(crm_run) -> None:
+    """A migrated, empty instance for commands run through ``crm_cli`` (the first
+    ``crm_run`` call prepares it)."""
+    crm_run(asyncio.sleep(0))
 
 
 def test_crm_demo_command_fills_once_and_then_refuses(crm_cli, empty_instance: Any):

@@ -97,6 +97,20 @@ def notes_plugin(register_test_plugin: Any, tmp_path: Path) -> NotesPlugin:
     return plugin
 
 
+async def viewer_home_page(crm_app: Any) -> Any:
+    """The dashboard as a new user with the viewer role sees it."""
+    import httpx
+
+    from crmcore.services.users import create_user
+
+    await create_user(email="viewer@example.com", password="viewer password", role="viewer")
+    async with WebClient(
+        transport=httpx.ASGITransport(app=crm_app), base_url="http://testserver"
+    ) as viewer:
+        await viewer.sign_in("viewer@example.com", "viewer password")
+        return await viewer.get("/")
+
+
 async def test_plugin_menu_entry_panel_and_card_appear_on_the_pages(
     notes_plugin: NotesPlugin, web_client: WebClient, crm_user: Any
 ) -> None:
@@ -134,18 +148,9 @@ async def test_plugin_page_uses_the_core_layout_its_templates_and_its_catalog(
 async def test_menu_entry_with_a_permission_is_hidden_from_users_without_it(
     notes_plugin: NotesPlugin, web_client: WebClient, crm_app: Any
 ) -> None:
-    from crmcore.services.users import create_user
-
     admin_page = await web_client.get("/")
     assert "Secret admin tool" in admin_page.text  # the admin holds every permission
-    await create_user(email="viewer@example.com", password="viewer password", role="viewer")
-    import httpx
-
-    async with WebClient(
-        transport=httpx.ASGITransport(app=crm_app), base_url="http://testserver"
-    ) as viewer:
-        await viewer.sign_in("viewer@example.com", "viewer password")
-        page = await viewer.get("/")
+    page = await viewer_home_page(crm_app)
     assert "Visit notes" in page.text
     assert "Secret admin tool" not in page.text
 
@@ -195,8 +200,6 @@ async def test_beyond_two_plugin_entries_they_share_a_more_menu_at_the_end(
     web_client: WebClient,
     crm_app: Any,
 ) -> None:
-    from crmcore.services.users import create_user
-
     admin = await web_client.get("/")
     bar, more = bar_and_more(admin.text)
     # The admin sees three plugin entries: all in "More", in their order; the core's stay.
@@ -208,14 +211,7 @@ async def test_beyond_two_plugin_entries_they_share_a_more_menu_at_the_end(
     persian = await web_client.get("/?lang=fa")
     assert "<summary>بیشتر</summary>" in bar_and_more(persian.text)[1]
 
-    await create_user(email="viewer@example.com", password="viewer password", role="viewer")
-    import httpx
-
-    async with WebClient(
-        transport=httpx.ASGITransport(app=crm_app), base_url="http://testserver"
-    ) as viewer:
-        await viewer.sign_in("viewer@example.com", "viewer password")
-        page = await viewer.get("/")
+    page = await viewer_home_page(crm_app)
     # Two entries for a viewer (the admin tool is hidden): they stay in the bar, in order.
     bar, more = bar_and_more(page.text)
     assert more == ""

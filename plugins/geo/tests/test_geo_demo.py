@@ -3,25 +3,19 @@ the map and ``crm geo near`` have something to show on a fresh instance."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
-
-from crmcore.testing.plugin import run_sync
 
 pytestmark = pytest.mark.crm_plugins("geo")
 
 
 @pytest.fixture
-def empty_instance(crm_settings, crm_pm, _crm_template_dir) -> None:
-    """A migrated, empty instance for commands run through ``crm_cli``."""
-    from crmcore.testing.databases import open_test_database
-
-    async def prepare() -> None:
-        db = await open_test_database(crm_settings.database_url, crm_pm, _crm_template_dir)
-        await db.close()
-
-    run_sync(prepare())
+def empty_instance(crm_run) -> None:
+    """A migrated, empty instance for commands run through ``crm_cli`` (the first
+    ``crm_run`` call prepares it)."""
+    crm_run(asyncio.sleep(0))
 
 
 def test_demo_contacts_are_found_near_tehran(crm_cli, empty_instance):

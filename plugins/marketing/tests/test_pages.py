@@ -15,7 +15,8 @@ from crmcore.web.i18n import to_persian_digits
 pytestmark = pytest.mark.crm_plugins("marketing")
 
 
-async def test_campaign_page_shows_charts_and_contact_shows_panel(crm_client, smtp_sink):
+async def sent_spring_sale() -> tuple[dict, dict]:
+    """Nima, and the "Spring sale" campaign sent to the segment of everyone with an email."""
     contact = await create_contact({"first_name": "Nima", "email": "n@example.com"}, SYSTEM)
     await segments.create_segment("one", {"filter": "has_email"}, SYSTEM)
     await templates_store.create_template({"name": "t", "html": "<p>Hi</p>"}, SYSTEM)
@@ -24,6 +25,11 @@ async def test_campaign_page_shows_charts_and_contact_shows_panel(crm_client, sm
     )
     await campaigns.start_campaign(campaign["id"], SYSTEM)
     await run_jobs()
+    return contact, campaign
+
+
+async def test_campaign_page_shows_charts_and_contact_shows_panel(crm_client, smtp_sink):
+    contact, campaign = await sent_spring_sale()
     listing = await crm_client.get("/marketing/")
     assert listing.status_code == 200 and "Spring sale" in listing.text
     page = await crm_client.get(f"/marketing/campaigns/{campaign['id']}")
@@ -54,16 +60,8 @@ async def test_api_creates_segment_and_previews_template(crm_client):
     assert preview.json()["subject"] == "Hi friend"
 
 
-
 async def test_persian_marketing_pages_show_persian_digits_and_no_english(crm_client, smtp_sink):
-    contact = await create_contact({"first_name": "Nima", "email": "n@example.com"}, SYSTEM)
-    await segments.create_segment("one", {"filter": "has_email"}, SYSTEM)
-    await templates_store.create_template({"name": "t", "html": "<p>Hi</p>"}, SYSTEM)
-    campaign = await campaigns.create_campaign(
-        {"name": "Spring sale", "segment": "one", "template": "t", "subject": "Sale"}, SYSTEM
-    )
-    await campaigns.start_campaign(campaign["id"], SYSTEM)
-    await run_jobs()
+    contact, campaign = await sent_spring_sale()
     quiet = await create_contact({"first_name": "Sara", "email": "s@example.com"}, SYSTEM)
     await consent.record_consent(quiet["id"], "do_not_contact", SYSTEM, channel="post")
     await crm_client.get("/?lang=fa")
